@@ -1,0 +1,39 @@
+# One command to set up and run the X-ray demo (`make demo`), one to set up and run the tests (`make test`).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo smoke test lint browser clean-reports
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/python sweeps/xray.py
+
+smoke: setup
+	$(BIN)/python sweeps/xray.py --smoke
+
+# The dashboard test renders pages in Debian's headless Chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the dashboard test"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "WARNING: could not install chromium; the dashboard browser test will fail"; }
+
+test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean-reports:
+	rm -rf reports/xray reports/intake
