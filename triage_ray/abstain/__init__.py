@@ -1,0 +1,26 @@
+"""Abstention: three worklist buckets with a finite-sample bound, worklist order, prior shift.
+
+Pipeline position: calibrate -> **abstain** -> simulate. numpy / scipy only; bucket codes are
+`sim.buckets.Bucket`.
+"""
+
+from triage_ray.abstain.policy import AbstentionPolicy, assign_buckets
+from triage_ray.abstain.rules import (
+    T_HIGH_RULES,
+    T_LOW_RULES,
+    register_t_high_rule,
+    register_t_low_rule,
+)
+from triage_ray.abstain.shift import (
+    adjust_posteriors,
+    estimate_prior_bbse,
+    estimate_prior_em,
+    prior_shift_report,
+)
+from triage_ray.abstain.worklist import read_value, worklist_order
+
+__all__ = [
+    "T_HIGH_RULES", "T_LOW_RULES", "AbstentionPolicy", "adjust_posteriors", "assign_buckets",
+    "estimate_prior_bbse", "estimate_prior_em", "prior_shift_report", "read_value",
+    "register_t_high_rule", "register_t_low_rule", "worklist_order",
+]

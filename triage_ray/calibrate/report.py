@@ -1,0 +1,151 @@
+"""Metrics with bootstrap confidence intervals, paired before/after tables, reliability curves.
+
+CIs are percentile bootstrap intervals. Replicates reweight the rows (multinomial counts) instead of
+gathering them, so each replicate is O(n). Pass `groups` (e.g. patient ids) to resample whole
+patients: studies of one patient are correlated and a row bootstrap would understate the width.
+In `calibration_table` every method is scored on the *same* replicates, so the CI of a difference
+("after minus before") is paired and much narrower than comparing two separate CIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from triage_ray.calibrate.metrics import (
+    BINARY_METRICS,
+    MULTICLASS_METRICS,
+    N_BINS,
+    PreparedMulticlass,
+    SortedBinary,
+    equal_width_bins,
+)
+from triage_ray.calibrate.validation import as_labels, as_scores, n_classes_of
+
+CI_LEVEL = 0.95
+
+
+def _prepare(y: object, p: object, n_bins: int) -> tuple[Any, dict[str, Callable], np.ndarray]:
+    """Validated, prepared scores, the metric set for their shape, and the permutation applied."""
+    s = as_scores(p)
+    lab = as_labels(y, s.shape[0], n_classes_of(s))
+    if s.ndim == 1:
+        order = np.argsort(s, kind="stable")
+        return SortedBinary.build(lab, s, n_bins), BINARY_METRICS, order
+    return PreparedMulticlass.build(lab, s, n_bins), MULTICLASS_METRICS, np.arange(s.shape[0])
+
+
+def bootstrap_weights(n: int, n_boot: int, seed: int, groups: object = None):
+    """Yield `n_boot` frequency-weight vectors (n,): row or cluster (group) bootstrap."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        for _ in range(n_boot):
+            yield np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+        return
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError(f"groups: expected shape ({n},), got {g.shape}")
+    _, gid = np.unique(g, return_inverse=True)
+    n_groups = int(gid.max()) + 1
+    for _ in range(n_boot):
+        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
+        yield counts[gid].astype(np.float64)
+
+
+def _summary(value: float, reps: np.ndarray, level: float) -> dict[str, float]:
+    """Percentile interval plus the bootstrap bias estimate mean(replicates) - value.
+
+    Binned ECEs are biased upward on finite samples (empty-ish bins add |noise|), and resampling
+    adds that bias again, so with few studies per bin the interval can sit above the point value.
+    `bias` makes that visible instead of hiding it.
+    """
+    tail = 100 * (1 - level) / 2
+    ok = reps[np.isfinite(reps)]  # AUROC is undefined on a replicate with one class only
+    lo, hi = (np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan))
+    bias = float(ok.mean() - value) if ok.size else float("nan")
+    return {"value": float(value), "ci_low": float(lo), "ci_high": float(hi), "bias": bias}
+
+
+def _replicates(y: object, scores: Mapping[str, object], n_boot: int, seed: int, n_bins: int,
+                groups: object) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """Point values and (n_boot,) replicate arrays per method and metric, on shared replicates."""
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
+    prepared = {name: _prepare(y, p, n_bins) for name, p in scores.items()}
+    n = next(iter(prepared.values()))[0].y.shape[0]
+    point = {name: {m: f(d, np.ones(n)) for m, f in fns.items()}
+             for name, (d, fns, _) in prepared.items()}
+    reps = {name: {m: np.empty(n_boot) for m in fns} for name, (_, fns, _) in prepared.items()}
+    g = None if groups is None else np.asarray(groups)
+    for b, w in enumerate(bootstrap_weights(n, n_boot, seed, g)):
+        for name, (d, fns, order) in prepared.items():
+            wb = w[order]  # weights follow each method's own sort order
+            for m, f in fns.items():
+                reps[name][m][b] = f(d, wb)
+    return point, reps
+
+
+def calibration_report(y: object, p: object, *, n_boot: int = 1000, seed: int = 0,
+                       n_bins: int = N_BINS, groups: object = None,
+                       level: float = CI_LEVEL) -> dict[str, dict[str, float]]:
+    """{metric: {"value", "ci_low", "ci_high", "bias"}}: binary p (n,) -> auroc, ece, adaptive_ece,
+    brier, nll; multiclass P (n, K) -> top_label_ece, classwise_ece, brier, nll."""
+    point, reps = _replicates(y, {"p": p}, n_boot, seed, n_bins, groups)
+    return {m: _summary(v, reps["p"][m], level) for m, v in point["p"].items()}
+
+
+def calibration_table(y: object, scores: Mapping[str, object], *, reference: str | None = None,
+                      n_boot: int = 1000, seed: int = 0, n_bins: int = N_BINS,
+                      groups: object = None, level: float = CI_LEVEL) -> dict[str, Any]:
+    """Score several calibrations of the same rows (e.g. "uncalibrated", "temperature", ...).
+
+    Returns {"metrics": {method: report}, "difference": {method: {metric: summary of method minus
+    reference}}, "reference", "n", "n_boot", "ci"}; `reference` defaults to the first method.
+    """
+    if not scores:
+        raise ValueError("scores: pass at least one method")
+    ref = reference or next(iter(scores))
+    if ref not in scores:
+        raise ValueError(f"reference {ref!r} is not one of {list(scores)}")
+    point, reps = _replicates(y, scores, n_boot, seed, n_bins, groups)
+    metrics = {name: {m: _summary(v, reps[name][m], level) for m, v in point[name].items()}
+               for name in scores}
+    diff = {
+        name: {m: _summary(point[name][m] - point[ref][m], reps[name][m] - reps[ref][m], level)
+               for m in point[name]}
+        for name in scores if name != ref
+    }
+    n = int(np.shape(next(iter(scores.values())))[0])
+    ci = f"{level:.0%} percentile bootstrap, paired across methods, " + (
+        "resampling rows" if groups is None else "resampling groups (patients)")
+    return {"metrics": metrics, "difference": diff, "reference": ref, "n": n,
+            "n_boot": n_boot, "ci": ci}
+
+
+def reliability_curve(y: object, p: object, n_bins: int = N_BINS) -> dict[str, list]:
+    """Per non-empty equal-width bin: mean confidence, observed frequency, count (JSON-able).
+
+    Binary p: confidence = p(abnormal), accuracy = abnormal fraction in the bin. Multiclass P:
+    top-label confidence and top-label accuracy.
+    """
+    s = as_scores(p)
+    lab = as_labels(y, s.shape[0], n_classes_of(s))
+    if s.ndim == 1:
+        conf, hit = s, lab.astype(np.float64)
+    else:
+        conf, hit = s.max(axis=1), (s.argmax(axis=1) == lab).astype(np.float64)
+    bins = equal_width_bins(conf, n_bins)
+    count = np.bincount(bins, minlength=n_bins)
+    keep = count > 0
+    sum_conf = np.bincount(bins, weights=conf, minlength=n_bins)[keep]
+    sum_hit = np.bincount(bins, weights=hit, minlength=n_bins)[keep]
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return {
+        "bin_confidence": (sum_conf / count[keep]).tolist(),
+        "bin_accuracy": (sum_hit / count[keep]).tolist(),
+        "bin_count": count[keep].astype(int).tolist(),
+        "bin_lower": edges[:-1][keep].tolist(),
+        "bin_upper": edges[1:][keep].tolist(),
+    }
