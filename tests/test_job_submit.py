@@ -1,0 +1,86 @@
+"""`ray job submit` of the smoke sweep to a real local head node (`ray start --head`).
+
+This is also the end-to-end check of the X-ray pipeline: the job must write every artifact, and the
+worklist must hold each pile study exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def head_node(tmp_path):
+    """A head node in its own process group, stopped by signal (never `ray stop`, which would also
+    kill other Ray instances on the machine)."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0"}
+    gcs, dash = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "ray"), "start", "--head", "--block", f"--port={gcs}", "--num-cpus=4",
+         "--include-dashboard=true", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    address = f"http://127.0.0.1:{dash}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        ok = subprocess.run([str(BIN / "ray"), "job", "list", "--address", address], env=env,
+                            capture_output=True, text=True)
+        if ok.returncode == 0:
+            break
+        time.sleep(2)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail(f"head node did not come up: {ok.stderr[-2000:]}")
+    yield address, env
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
+    address, env = head_node
+    reports = tmp_path / "reports"
+    job = subprocess.run(
+        [str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO),
+         "--", "python", "sweeps/xray.py", "--smoke", "--reports-dir", str(reports)],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-2000:]
+    assert "succeeded" in job.stdout
+    (run_dir,) = list(reports.iterdir())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["smoke"] is True and metrics["generated_data"] is True
+    assert "GENERATED DATA" in (run_dir / "summary.md").read_text()
+    assert metrics["sweep"]["n_trials"] == len(config["backbones"]) * len(config["lrs"]) == 4
+    assert all(t["status"] == "done" for t in metrics["sweep"]["trials"])
+    worklist = pd.read_parquet(run_dir / "worklist.parquet")
+    assert len(worklist) == config["pile_size"] == metrics["pile"]["n_scored"]
+    assert worklist["study_id"].is_unique
+    assert set(worklist["bucket"]) <= {0, 1, 2}
+    assert (run_dir / "tune").is_dir()
+    for split in ("before", "after"):
+        ece = metrics["calibration"][split]["ece"]
+        assert ece["ci_low"] <= ece["value"] <= ece["ci_high"]

@@ -1,0 +1,84 @@
+"""Backbone registry: each entry is a timm model name plus why it is on the list.
+
+Any name here goes through `timm.create_model(name, in_chans=1, num_classes=1)`: one grayscale
+channel in, one logit (abnormal) out. With `pretrained=True` timm adapts the first convolution
+(summing RGB filters) and drops the ImageNet classifier. Weights come from the hub when reachable, or
+from a local file (`weights_file`) offline: timm reads `pretrained_cfg_overlay={"file": ...}` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+BACKBONES: dict[str, str] = {}  # name -> one-line reason it is vetted
+
+
+def register_backbone(reason: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Register the decorated function's name as a backbone (timm's pattern: name = function)."""
+
+    def deco(fn: Callable[[], None]) -> Callable[[], None]:
+        BACKBONES[fn.__name__] = reason
+        return fn
+
+    return deco
+
+
+@register_backbone("5M params, fastest ResNet on CPU (~2x resnet18): default for laptops")
+def resnet10t() -> None: ...
+
+
+@register_backbone("11M params, the classic CXR baseline (CheXNet-era papers)")
+def resnet18() -> None: ...
+
+
+@register_backbone("0.6M params, smallest; for smoke runs and very slow machines")
+def mobilenetv3_small_050() -> None: ...
+
+
+@register_backbone("1.5M params, good accuracy per CPU-second")
+def mobilenetv3_small_100() -> None: ...
+
+
+@register_backbone("4M params, strong ImageNet transfer; slow on CPU, use with a GPU")
+def efficientnet_b0() -> None: ...
+
+
+@register_backbone("3.4M params, modern ConvNeXt design")
+def convnext_atto() -> None: ...
+
+
+@register_backbone("21M params, DenseNet-121 of CheXNet; GPU only in practice")
+def densenet121() -> None: ...
+
+
+def create_backbone(
+    name: str,
+    *,
+    pretrained: bool = False,
+    weights_file: str | Path | None = None,
+    drop_rate: float | None = None,
+):
+    """Build a registered backbone: (B, 1, H, W) grayscale in, (B, 1) logit out."""
+    import timm
+
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+    kwargs: dict = {"in_chans": 1, "num_classes": 1}
+    if drop_rate is not None:
+        kwargs["drop_rate"] = drop_rate
+    if pretrained and weights_file is not None:
+        path = Path(weights_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights_file not found: {path}")
+        kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
+    return timm.create_model(name, pretrained=pretrained, **kwargs)
+
+
+def grayscale_normalisation(model) -> tuple[float, float]:
+    """(mean, std) for one-channel input, from the model's own pretrained config (timm's convention
+    for in_chans=1: the average of the RGB statistics), never hard-coded."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    mean = cfg.get("mean", (0.5,))
+    std = cfg.get("std", (0.5,))
+    return float(sum(mean) / len(mean)), float(sum(std) / len(std))

@@ -1,0 +1,104 @@
+"""Score the unlabeled pile with the chosen model and write the worklist (every study once).
+
+logits (Ray Data batch inference) -> the trial's temperature -> prevalence estimate (EM, BBSE) ->
+posteriors adjusted to the pile's prior -> thresholds re-chosen for that prior -> buckets and the
+read order -> worklist Parquet -> the same SimPy judge as the sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.buckets import BUCKET_NAMES
+from triage_ray.abstain import AbstentionPolicy, adjust_posteriors, prior_shift_report, worklist_order
+from triage_ray.config import XrayConfig
+from triage_ray.score import ScoredConfig, simulate_scores
+from triage_ray.train.fit import HeldOutLogits
+
+# How far (absolute prevalence) the pile may sit from the selection split before we flag it: the
+# label-shift reweighting behind the re-chosen thresholds assumes p(x | y) is unchanged, which a large
+# prevalence change makes less plausible (a different population, not just a different mix).
+SHIFT_TOLERANCE = 0.15
+
+
+@dataclass
+class PileResult:
+    worklist: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def build_worklist(
+    studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
+    cfg: XrayConfig,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Join logits to studies (1:1, checked), calibrate, adjust for the pile prior, bucket, order."""
+    if logits["study_id"].duplicated().any():
+        raise RuntimeError("batch inference returned a study twice")
+    merged = studies[["study_id", "patient_id", "view"]].merge(logits, on="study_id", how="inner")
+    p = scored.scaler.predict_proba(merged["logit"].to_numpy())
+    p_select = scored.scaler.predict_proba(held.logit["select"])
+    y_select = held.label["select"]
+    calib_prior = float(held.label["calib"].mean())
+    lo, hi = max(0.0, y_select.mean() - SHIFT_TOLERANCE), min(1.0, y_select.mean() + SHIFT_TOLERANCE)
+    shift = prior_shift_report(p, p_select, y_select, calib_prior, validated_range=(lo, hi))
+    pile_prior = float(np.clip(shift["em"]["value"], 1e-3, 1 - 1e-3))
+    p_adj = adjust_posteriors(p, calib_prior, pile_prior)
+    # Thresholds re-chosen for the pile: each bucket's abnormal rate is re-expressed at the pile's
+    # prevalence by Bayes' rule (label shift), at the worst prior of the EM interval. Thresholds
+    # apply to the calibrated score; the adjusted posterior only orders the reading.
+    em = shift["em"]
+    deploy = (float(np.clip(em["ci_low"], 1e-3, 1 - 1e-3)), float(np.clip(em["ci_high"], 1e-3, 1 - 1e-3)))
+    template = scored.policy
+    policy = AbstentionPolicy(
+        alpha=template.alpha, delta=template.delta, t_high_rule=template.t_high_rule,
+        target_ppv=template.target_ppv, capacity_fraction=template.capacity_fraction,
+        t_low_rule=template.t_low_rule, deploy_prior=deploy,
+    ).fit(p_select, y_select)
+    bucket = policy.assign(p)
+    order = worklist_order(p_adj, bucket)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    merged = merged.assign(
+        p_calibrated=p, p_adjusted=p_adj, bucket=bucket.astype(np.int8),
+        bucket_name=[BUCKET_NAMES[int(b)] for b in bucket], read_rank=rank,
+    ).sort_values("read_rank")
+    info = {"prevalence": {**shift, "calib_prior": calib_prior, "used_prior": pile_prior},
+            "policy": policy.to_dict()}
+    return merged, info
+
+
+def score_pile(
+    studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
+    cfg: XrayConfig, out_dir: Path, *, truth: pd.Series | None = None,
+    skipped: list[tuple[str, str]] = (),
+) -> PileResult:
+    """`truth` (study_id -> true abnormal) exists only for generated piles: used to count misses."""
+    worklist, info = build_worklist(studies, logits, scored, held, cfg)
+    n_in, n_out = len(studies), len(worklist)
+    if n_out + len(skipped) != n_in:
+        raise RuntimeError(f"pile count mismatch: {n_in} in, {n_out} scored, {len(skipped)} skipped")
+    path = out_dir / "worklist.parquet"
+    worklist.drop(columns=["logit"]).to_parquet(path, index=False)
+    is_abnormal = None
+    if truth is not None:
+        is_abnormal = worklist["study_id"].map(truth).to_numpy().astype(bool)
+    sim = simulate_scores(
+        worklist["p_adjusted"].to_numpy(), worklist["bucket"].to_numpy(), is_abnormal, cfg,
+        feasible=bool(info["policy"]["feasible"]), seed=cfg.seed + 1,
+    )
+    counts = worklist["bucket_name"].value_counts().to_dict()
+    summary = {
+        "n_studies": n_in, "n_scored": n_out, "n_skipped": len(skipped),
+        "skipped": [{"path": p, "reason": r} for p, r in skipped],
+        "worklist": path.name,
+        "bucket_counts": {name: int(counts.get(name, 0)) for name in BUCKET_NAMES.values()},
+        "truth_known": truth is not None,
+        **info,
+        "simulation": sim.to_dict(),
+    }
+    return PileResult(worklist, summary)
