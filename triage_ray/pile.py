@@ -1,8 +1,9 @@
 """Score the unlabeled pile with the chosen model and write the worklist (every study once).
 
-logits (Ray Data batch inference) -> the trial's temperature -> prevalence estimate (EM, BBSE) ->
-posteriors adjusted to the pile's prior -> thresholds re-chosen for that prior -> buckets and the
-read order -> worklist Parquet -> the same SimPy judge as the sweep.
+logits (Ray Data batch inference) -> the trial's temperature -> prevalence estimate (EM, BBSE on
+bias-corrected posteriors) -> thresholds re-certified for the worst prior in the estimate's interval
+(never looser than validated) -> buckets and the read order -> worklist Parquet -> the same SimPy
+judge as the sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from sim.buckets import BUCKET_NAMES
 from triage_ray.abstain import AbstentionPolicy, adjust_posteriors, prior_shift_report, worklist_order
+from triage_ray.calibrate import PlattScaler
 from triage_ray.config import XrayConfig
 from triage_ray.score import ScoredConfig, simulate_scores
 from triage_ray.train.fit import HeldOutLogits
@@ -32,34 +34,61 @@ class PileResult:
     summary: dict[str, Any]
 
 
+def estimate_pile_prior(
+    pile_logit: np.ndarray, held: HeldOutLogits, *, seed: int
+) -> dict[str, Any]:
+    """EM and BBSE on bias-corrected posteriors (Platt = temperature + bias, fitted on `calib`).
+
+    Temperature scaling cannot remove a logit offset, and EM reads any offset as a prevalence
+    shift (Alexandari et al. 2020: EM needs bias-corrected calibration); Platt fixes that.
+    """
+    platt = PlattScaler().fit(held.logit["calib"], held.label["calib"])
+    y_select = held.label["select"]
+    lo = max(0.0, y_select.mean() - SHIFT_TOLERANCE)
+    hi = min(1.0, y_select.mean() + SHIFT_TOLERANCE)
+    report = prior_shift_report(
+        platt.predict_proba(pile_logit), platt.predict_proba(held.logit["select"]), y_select,
+        float(held.label["calib"].mean()), validated_range=(lo, hi), seed=seed,
+    )
+    return {**report, "posteriors": "Platt (bias-corrected temperature), fitted on calib"}
+
+
+def conservative_deploy_prior(shift: dict[str, Any], validated_prior: float) -> tuple[float, float]:
+    """The prior interval the pile's thresholds are certified for: both methods' CIs *and* the
+    validated prevalence. The bound is computed at the interval's worst end, so an estimate can
+    tighten the thresholds (pile looks sicker) but never loosen them below what was validated."""
+    ends = [validated_prior, shift["em"]["ci_low"], shift["em"]["ci_high"]]
+    if shift["bbse"]["value"] is not None:
+        ends += [shift["bbse"]["ci_low"], shift["bbse"]["ci_high"]]
+    return float(np.clip(min(ends), 1e-3, 1 - 1e-3)), float(np.clip(max(ends), 1e-3, 1 - 1e-3))
+
+
 def build_worklist(
     studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
     cfg: XrayConfig,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Join logits to studies (1:1, checked), calibrate, adjust for the pile prior, bucket, order."""
+    """Join logits to studies (1:1, checked), calibrate, estimate the pile prior, bucket, order."""
     if logits["study_id"].duplicated().any():
         raise RuntimeError("batch inference returned a study twice")
     merged = studies[["study_id", "patient_id", "view"]].merge(logits, on="study_id", how="inner")
-    p = scored.scaler.predict_proba(merged["logit"].to_numpy())
-    p_select = scored.scaler.predict_proba(held.logit["select"])
+    z = merged["logit"].to_numpy()
+    p = scored.scaler.predict_proba(z)
     y_select = held.label["select"]
     calib_prior = float(held.label["calib"].mean())
-    lo, hi = max(0.0, y_select.mean() - SHIFT_TOLERANCE), min(1.0, y_select.mean() + SHIFT_TOLERANCE)
-    shift = prior_shift_report(p, p_select, y_select, calib_prior, validated_range=(lo, hi))
-    pile_prior = float(np.clip(shift["em"]["value"], 1e-3, 1 - 1e-3))
+    shift = estimate_pile_prior(z, held, seed=cfg.seed)
+    # Posteriors are re-expressed at the pile prior only when the estimate is trusted (inside the
+    # validated range); otherwise the calibrated p is kept and the run is flagged.
+    trusted = bool(shift["in_validated_range"])
+    pile_prior = float(np.clip(shift["em"]["value"], 1e-3, 1 - 1e-3)) if trusted else calib_prior
     p_adj = adjust_posteriors(p, calib_prior, pile_prior)
-    # Thresholds re-chosen for the pile: each bucket's abnormal rate is re-expressed at the pile's
-    # prevalence by Bayes' rule (label shift), at the worst prior of the EM interval. Thresholds
-    # apply to the calibrated score; the adjusted posterior only orders the reading.
-    em = shift["em"]
-    deploy = (float(np.clip(em["ci_low"], 1e-3, 1 - 1e-3)), float(np.clip(em["ci_high"], 1e-3, 1 - 1e-3)))
+    deploy = conservative_deploy_prior(shift, float(y_select.mean()))
     template = scored.policy
     policy = AbstentionPolicy(
         alpha=template.alpha, delta=template.delta, t_high_rule=template.t_high_rule,
         target_ppv=template.target_ppv, capacity_fraction=template.capacity_fraction,
         t_low_rule=template.t_low_rule, deploy_prior=deploy,
-    ).fit(p_select, y_select)
-    bucket = policy.assign(p)
+    ).fit(scored.scaler.predict_proba(held.logit["select"]), y_select)
+    bucket = policy.assign(p)  # thresholds apply to the calibrated score
     order = worklist_order(p_adj, bucket)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -67,7 +96,8 @@ def build_worklist(
         p_calibrated=p, p_adjusted=p_adj, bucket=bucket.astype(np.int8),
         bucket_name=[BUCKET_NAMES[int(b)] for b in bucket], read_rank=rank,
     ).sort_values("read_rank")
-    info = {"prevalence": {**shift, "calib_prior": calib_prior, "used_prior": pile_prior},
+    info = {"prevalence": {**shift, "calib_prior": calib_prior, "used_prior": pile_prior,
+                           "estimate_trusted": trusted, "deploy_prior_interval": list(deploy)},
             "policy": policy.to_dict()}
     return merged, info
 

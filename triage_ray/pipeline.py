@@ -100,6 +100,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
     from triage_ray.data.stream import read_shards
     from triage_ray.pile import score_pile
     from triage_ray.predict import predict_logits
+    from triage_ray.report.build import write_reports
     from triage_ray.report.summary import write_summary
     from triage_ray.score import score_heldout
     from triage_ray.sweep import run_sweep, select_best, trial_table
@@ -164,7 +165,9 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
     write_summary(metrics, run_dir / "summary.md")
+    written = write_reports(run_dir)  # memo (PDF + Markdown), model card, Tune dashboard
     log(f"results: {run_dir} (metrics.json, worklist.parquet, summary.md, tune/)")
+    log("reports: " + ", ".join(str(Path(p).relative_to(run_dir)) for p in written.values()))
     return run_dir
 
 

@@ -40,9 +40,12 @@ def predict_logits(
     concurrency: int = 1, torch_threads: int | None = None,
 ) -> pd.DataFrame:
     """study_id, logit for every row of `ds` (a Ray Dataset of shard rows)."""
+    import ray.data
+
     out = ds.map_batches(
         LogitPredictor,
         fn_constructor_kwargs={"checkpoint_dir": str(checkpoint_dir), "torch_threads": torch_threads},
-        batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus, concurrency=concurrency,
+        batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus,
+        compute=ray.data.ActorPoolStrategy(size=concurrency),  # one model load per actor
     )
     return out.to_pandas()

@@ -84,3 +84,24 @@ def test_bbse_refuses_a_threshold_that_does_not_separate_classes(validation) -> 
         estimate_prior_bbse(p_val, p_val, y_val, threshold=0.9999999)
     with pytest.raises(ValueError, match="y_val"):
         estimate_prior_bbse(p_val, p_val, np.zeros(p_val.size, dtype=int))
+
+
+def test_report_marks_bbse_unavailable_for_a_model_that_separates_nothing() -> None:
+    """A useless model (scores independent of the label) must not crash the pile report: BBSE is
+    reported unavailable with its reason and the range flag stays conservative (False)."""
+    rng = np.random.default_rng(5)
+    y_val = rng.integers(0, 2, 2000)
+    p_val = np.full(2000, 0.3)
+    p_pile = np.full(3000, 0.3)
+    out = prior_shift_report(p_pile, p_val, y_val, 0.5, validated_range=(0.0, 1.0), n_boot=20)
+    assert out["bbse"]["value"] is None and "cannot separate" in out["bbse"]["unavailable"]
+    assert out["in_validated_range"] is False and out["methods_agree"] is False
+    assert 0.0 <= out["em"]["value"] <= 1.0
+
+
+def test_default_threshold_is_chosen_where_the_classes_separate_best(validation) -> None:
+    p_val, y_val = validation
+    out = prior_shift_report(p_val, p_val, y_val, float(np.mean(y_val)), validated_range=(0, 1),
+                             n_boot=20)
+    assert out["bbse"]["value"] is not None
+    assert abs(out["bbse"]["value"] - np.mean(y_val)) < 0.05  # same data: recovers its own prior

@@ -1,0 +1,162 @@
+"""Run directories for the report tests, produced by the real scoring code on synthetic logits.
+
+Training is the only stage skipped: logits are drawn per class (abnormal studies score higher,
+deliberately over-confident so temperature scaling has work to do). Everything after that is the
+pipeline's own code: `score_heldout` (temperature, abstention bound, SimPy judge), `score_pile`
+(prevalence estimate, re-chosen thresholds, worklist Parquet, SimPy on the pile). The metrics dict
+is assembled with the keys `triage_ray.pipeline.run_xray` writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from triage_ray.config import XrayConfig
+
+SPLIT_SIZES = {"calib": 400, "select": 1500, "test": 800}
+PILE_SIZE = 1500
+
+
+def _logits(rng: np.random.Generator, y: np.ndarray, separation: float) -> np.ndarray:
+    # (n,) over-confident logits: class means +-separation, unit noise, then x1.8
+    return 1.8 * (separation * (2 * y - 1) + rng.normal(0.0, 1.0, y.size))
+
+
+def _cfg(generated: bool, tmp: Path) -> XrayConfig:
+    over = dict(pile_size=PILE_SIZE, sim_reps=3, alpha=0.02, seed=3, reports_dir=str(tmp))
+    if not generated:
+        over.update(source="nih", data_root=str(tmp / "nih"))
+    return XrayConfig.smoke_config(**over)
+
+
+def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
+              separation: float = 2.2, seed: int = 3) -> Path:
+    """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
+    from triage_ray.pile import score_pile
+    from triage_ray.pipeline import GENERATED_NOTE, _json_default
+    from triage_ray.score import score_heldout
+    from triage_ray.train.fit import HeldOutLogits
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = _cfg(generated, run_dir.parent)
+    cfg.save(run_dir / "config.json")
+    rng = np.random.default_rng(seed)
+    ys = {s: (rng.random(n) < 0.45).astype(np.int64) for s, n in SPLIT_SIZES.items()}
+    held = HeldOutLogits(
+        study_id={s: np.array([f"{s}{i}" for i in range(n)]) for s, n in SPLIT_SIZES.items()},
+        label=ys, logit={s: _logits(rng, y, separation) for s, y in ys.items()},
+    )
+    trials = []
+    for i, sep in enumerate((separation, separation * 0.6)):  # a good and a weaker configuration
+        h = held if i == 0 else HeldOutLogits(
+            held.study_id, held.label, {s: _logits(rng, y, sep) for s, y in ys.items()})
+        sc = score_heldout(h, cfg, n_boot=200)
+        trials.append({"trial_id": f"t{i}", "backbone": cfg.backbones[i], "lr": cfg.lrs[i],
+                       "status": "done", "error": None, "val_auroc": None,
+                       "train_seconds": 10.0 + i, **sc.tune_metrics(),
+                       "checkpoint_path": f"/ckpt/t{i}"})
+        if i == 0:
+            scored = sc
+    y_pile = (rng.random(PILE_SIZE) < 0.40).astype(np.int64)
+    ids = [f"pile{i}" for i in range(PILE_SIZE)]
+    studies = pd.DataFrame({"study_id": ids, "patient_id": [f"p{i // 2}" for i in range(PILE_SIZE)],
+                            "view": np.where(rng.random(PILE_SIZE) < 0.6, "PA", "AP")})
+    logits = pd.DataFrame({"study_id": ids, "logit": _logits(rng, y_pile, separation)})
+    truth = pd.Series(y_pile.astype(bool), index=ids) if pile_truth else None
+    skipped = [("/data/pile/broken.png", "cannot decode image")]
+    studies_in = pd.concat([studies, pd.DataFrame({"study_id": ["broken"], "patient_id": ["px"],
+                                                   "view": ["PA"]})], ignore_index=True)
+    pile = score_pile(studies_in, logits, scored, held, cfg, run_dir, truth=truth,
+                      skipped=skipped)
+    metrics = {
+        "run_id": run_dir.name, "created": "2026-01-01T00:00:00+00:00",
+        "generated_data": generated,
+        "data_note": GENERATED_NOTE if generated else f"data source: {cfg.source}",
+        "data": {"source": cfg.source, "n_studies": sum(SPLIT_SIZES.values()) + 1000,
+                 "splits": {"train": 1000, **SPLIT_SIZES}, "abnormal_rate": 0.45},
+        "sweep": {"experiment_dir": "tune", "metric": "throughput_multiplier", "mode": "max",
+                  "n_trials": len(trials), "trials": trials},
+        "best": {k: trials[0][k] for k in ("trial_id", "backbone", "lr", "checkpoint_path")},
+        "calibration": scored.calibration, "abstention": scored.abstention,
+        "simulation": scored.simulation,
+        "pile": {"root": "/data/pile", "generated": generated,
+                 **({"true_prevalence": float(y_pile.mean())} if pile_truth else {}),
+                 "ingest": {}, **pile.summary},
+        "timings": {"total_s": 123.0}, "config": "config.json",
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    return run_dir
+
+
+@pytest.fixture(scope="package")
+def generated_run(tmp_path_factory) -> Path:
+    """A run on generated data whose pile truth is known (the smoke-run situation)."""
+    return build_run(tmp_path_factory.mktemp("runs") / "gen-run")
+
+
+@pytest.fixture(scope="package")
+def real_data_run(tmp_path_factory) -> Path:
+    """A run on a (nominally) real source with an unlabeled pile: truth-based pile metrics n/a."""
+    return build_run(tmp_path_factory.mktemp("runs") / "nih-run", generated=False,
+                     pile_truth=False)
+
+
+# ----------------------------------------------------------------------------- a real Tune sweep
+def _make_trial():
+    """A Tune function trial shaped like triage_ray.sweep.xray_trial's reports: per-epoch rows,
+    then one final row of operational metrics. The (b, 0.01) configuration fails on purpose.
+    Built in a closure so Ray pickles it by value (workers cannot import this conftest)."""
+
+    def sweep_trial(config: dict) -> None:
+        import ray.tune
+
+        lr, backbone = config["lr"], config["backbone"]
+        for epoch in range(2):
+            ray.tune.report({"train_loss": 1.0 / (epoch + 1 + 100 * lr),
+                             "val_loss": 0.9 - 0.1 * epoch,
+                             "val_auroc": 0.7 + 0.05 * epoch + 0.05 * (backbone == "a")})
+        if backbone == "b" and lr > 0.005:
+            raise RuntimeError("deliberate failure for the dashboard's error path")
+        ray.tune.report({"final": 1, "throughput_multiplier": 1.2 + 40 * lr,
+                         "missed_per_1000_auto_cleared": 3.0 + 200 * lr + (backbone == "b"),
+                         "feasible": float(lr < 0.005), "bound": 0.009, "test_auroc": 0.8})
+
+    return sweep_trial
+
+
+@pytest.fixture(scope="package")
+def tune_experiment(ray_local, tmp_path_factory) -> Path:
+    """A real Ray Tune experiment directory: 4 trials (backbone x lr), one of which errors."""
+    from ray import tune
+
+    storage = tmp_path_factory.mktemp("tune")
+    tuner = tune.Tuner(
+        tune.with_resources(_make_trial(), {"cpu": 0.5}),
+        param_space={"cfg": {"epochs": 2, "splits": {"train": 0.6}},
+                     "backbone": tune.grid_search(["a", "b"]),
+                     "lr": tune.grid_search([1e-3, 1e-2])},
+        run_config=tune.RunConfig(name="tune", storage_path=str(storage), verbose=0),
+    )
+    results = tuner.fit()
+    assert len(results.errors) == 1, results.errors
+    return storage / "tune"
+
+
+@pytest.fixture(scope="package")
+def chromium() -> list[str]:
+    """The headless Chromium command (Debian's `chromium`; `make browser` installs it). Missing
+    browser fails the test: the dashboard check must not pass by being skipped."""
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium not found: install Debian's `chromium` (`make browser`, or "
+                    "`apt-get install -y chromium`) to run the dashboard browser test")
+    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--enable-logging=stderr", "--v=0"]

@@ -1,0 +1,39 @@
+"""The model card: every required section, the run's metrics with their CIs, shared scope text."""
+
+from __future__ import annotations
+
+import json
+
+from triage_ray.report.model_card import write_model_card
+from triage_ray.report.run import RunArtifacts
+from triage_ray.report.scope import must_not
+
+
+def test_model_card_sections_and_numbers(generated_run):
+    md_path = write_model_card(generated_run)
+    md = md_path.read_text()
+    html = (generated_run / "model_card.html").read_text()
+    for section in ("## Model details", "## Intended use", "## Out-of-scope use", "## Data",
+                    "## Metrics with uncertainty", "## Limitations"):
+        assert section in md
+    m = json.loads((generated_run / "metrics.json").read_text())
+    after = m["calibration"]["after"]
+    for name in ("auroc", "ece", "brier"):
+        v = after[name]
+        assert f"{v['value']:.3f} (95% CI {v['ci_low']:.3f}-{v['ci_high']:.3f})" in md
+    ab = m["abstention"]
+    assert f"{100 * ab['bound']:.2f}%" in md and f"T = {m['calibration']['temperature']:.3f}" in md
+    assert m["best"]["backbone"] in md and m["best"]["checkpoint_path"] in md
+    tm = m["simulation"]["metrics"]["throughput_multiplier"]
+    assert f"{tm['mean']:.3f} (95% CI {tm['ci_low']:.3f}-{tm['ci_high']:.3f})" in md
+    assert "NOT A CLINICAL MODEL" in md and "NOT A CLINICAL MODEL" in html
+    # out-of-scope text is the memo's, word for word
+    for item in must_not(RunArtifacts.load(generated_run)):
+        assert item in md
+    assert "](figures/reliability.png)" in md
+
+
+def test_model_card_on_real_source_has_no_generated_warning(real_data_run):
+    md = write_model_card(real_data_run).read_text()
+    assert "NOT A CLINICAL MODEL" not in md and "Source: nih" in md
+    assert "true abnormal prevalence" not in md  # unknown for an unlabeled pile

@@ -1,0 +1,83 @@
+"""The pile stage on synthetic logits with known truth (no Ray): prevalence, safety, count in = out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from triage_ray.config import XrayConfig
+from triage_ray.pile import build_worklist, score_pile
+from triage_ray.score import score_heldout
+from triage_ray.train.fit import HeldOutLogits
+
+OFFSET = -1.2  # a biased model: every logit shifted down (temperature scaling cannot remove it)
+
+
+def _logits(rng: np.random.Generator, n: int, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    y = (rng.random(n) < prior).astype(np.int8)
+    z = rng.normal(np.where(y == 1, 2.5, -2.5), 1.6) * 1.7 + OFFSET  # AUROC ~0.98, overconfident
+    return y, z.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def held() -> HeldOutLogits:
+    rng = np.random.default_rng(0)
+    parts = {s: _logits(rng, n, 0.46) for s, n in (("calib", 3000), ("select", 8000), ("test", 3000))}
+    return HeldOutLogits(
+        study_id={s: np.array([f"{s}{i}" for i in range(len(y))]) for s, (y, _) in parts.items()},
+        label={s: y for s, (y, _) in parts.items()},
+        logit={s: z for s, (_, z) in parts.items()},
+    )
+
+
+@pytest.fixture(scope="module")
+def scored(held):
+    cfg = XrayConfig.from_dict({"pile_size": 3000, "sim_reps": 2})
+    return cfg, score_heldout(held, cfg, n_boot=50)
+
+
+def _pile(prior: float, n: int = 30_000, seed: int = 1):
+    y, z = _logits(np.random.default_rng(seed), n, prior)
+    ids = [f"pile{i}" for i in range(n)]
+    studies = pd.DataFrame({"study_id": ids, "patient_id": ids, "view": "PA"})
+    return studies, pd.DataFrame({"study_id": ids, "logit": z}), pd.Series(y.astype(bool), index=ids)
+
+
+def test_prevalence_is_recovered_despite_a_biased_model(held, scored):
+    cfg, sc = scored
+    studies, logits, truth = _pile(0.35)
+    _, info = build_worklist(studies, logits, sc, held, cfg)
+    em = info["prevalence"]["em"]
+    assert abs(em["value"] - truth.mean()) < 0.02, em
+    assert em["ci_low"] <= truth.mean() <= em["ci_high"] or abs(em["value"] - truth.mean()) < 0.01
+
+
+def test_a_healthier_looking_pile_never_loosens_the_auto_normal_threshold(held, scored):
+    cfg, sc = scored
+    studies, logits, _ = _pile(0.25)
+    _, info = build_worklist(studies, logits, sc, held, cfg)
+    assert info["prevalence"]["deploy_prior_interval"][1] >= held.label["select"].mean()
+    assert info["policy"]["t_low"] <= sc.policy.t_low_ + 1e-12
+
+
+def test_a_sicker_pile_tightens_the_threshold(held, scored):
+    cfg, sc = scored
+    studies, logits, _ = _pile(0.70)
+    _, info = build_worklist(studies, logits, sc, held, cfg)
+    assert info["prevalence"]["in_validated_range"] is False  # flagged: beyond what was validated
+    assert info["policy"]["t_low"] < sc.policy.t_low_
+
+
+def test_worklist_holds_every_study_once_and_counts_add_up(held, scored, tmp_path):
+    cfg, sc = scored
+    studies, logits, truth = _pile(0.40, n=5000)
+    missing = logits.iloc[:-3]  # three studies could not be read at ingest
+    skipped = [(f"/x/{s}.png", "corrupt PNG") for s in logits["study_id"].iloc[-3:]]
+    result = score_pile(studies, missing, sc, held, cfg, tmp_path, truth=truth, skipped=skipped)
+    wl = pd.read_parquet(tmp_path / "worklist.parquet")
+    assert len(wl) == 4997 and wl["study_id"].is_unique
+    assert sorted(wl["read_rank"]) == list(range(4997))
+    assert result.summary["n_studies"] == 5000 and result.summary["n_skipped"] == 3
+    with pytest.raises(RuntimeError, match="count mismatch"):
+        score_pile(studies, missing, sc, held, cfg, tmp_path, truth=truth, skipped=[])

@@ -1,0 +1,1 @@
+"""The five intake models: XGBoost per task, a Transformer per task, one multi-task Transformer."""

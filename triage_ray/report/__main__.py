@@ -1,0 +1,31 @@
+"""`python -m triage_ray.report <run_dir>`: (re)build the memo, model card and sweep dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from triage_ray.report.build import REPORTS, ReportError, write_reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m triage_ray.report", description=__doc__)
+    p.add_argument("run_dir", type=Path, help="reports/xray/<run-id>")
+    p.add_argument("--only", nargs="+", choices=REPORTS, default=list(REPORTS))
+    p.add_argument("--no-sensitivity", action="store_true",
+                   help="skip the memo's assumption table (no re-simulation)")
+    p.add_argument("--recompute-sensitivity", action="store_true",
+                   help="re-simulate sensitivity.json even if the run has one")
+    args = p.parse_args(argv)
+    try:
+        write_reports(args.run_dir, only=tuple(args.only), sensitivity=not args.no_sensitivity,
+                      recompute_sensitivity=args.recompute_sensitivity)
+    except (ReportError, FileNotFoundError, ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

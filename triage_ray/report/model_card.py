@@ -1,0 +1,160 @@
+"""The model card for the chosen X-ray configuration: model_card.md and model_card.html.
+
+Follows the usual model-card headings (details, intended use, out-of-scope use, data, metrics with
+uncertainty, limitations) for the ML team and reviewers; the memo is the short version for
+operations. Scope texts are shared with the memo (`scope.py`); every number comes from the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from triage_ray.report import scope
+from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
+from triage_ray.report.fmt import NA, ci, is_number, num, pct
+from triage_ray.report.memo import exact_ci, reliability, trials_table
+from triage_ray.report.render import to_html, to_markdown
+from triage_ray.report.run import RunArtifacts
+
+CAL_METRICS = {"auroc": "AUROC", "ece": "ECE (equal-width bins)",
+               "adaptive_ece": "Adaptive ECE (equal-mass bins)", "brier": "Brier score",
+               "nll": "Negative log-likelihood"}
+
+
+def _details(run: RunArtifacts) -> Table:
+    best, cal, ab = run.get("best"), run.get("calibration"), run.get("abstention")
+    weights = run.cfg("weights_file", None) if run.cfg("pretrained", False) else None
+    rows = (
+        ("Architecture", f"{best['backbone']} (timm), 1 logit: P(abnormal)"),
+        ("Initialisation", f"pretrained from {weights}" if weights else
+         ("pretrained" if run.cfg("pretrained", False) else "random (no pretrained weights)")),
+        ("Training", f"lr {best['lr']:g}, weight decay {run.cfg('weight_decay', NA)}, "
+                     f"{run.cfg('epochs', NA)} epochs, batch {run.cfg('batch_size', NA)}, "
+                     f"input {run.cfg('image_size', NA)} px grayscale"),
+        ("Selected by", f"Ray Tune grid over {run.get('sweep.n_trials')} configurations; metric "
+                        f"{run.get('sweep.metric')} (simulated) under the miss-rate bound"),
+        ("Calibration", f"{cal['method']} scaling, T = {cal['temperature']:.3f}, fitted on "
+                        f"{num(cal['n_fit'], 0)} '{cal['fit_split']}' studies"),
+        ("Triage thresholds", f"auto-normal < {num(ab['t_low'], 3)}, priority >= "
+                              f"{_threshold(ab['t_high'])} (held-out prevalence); on the pile "
+                              f"{num(run.get('pile.policy.t_low'), 3)} / "
+                              f"{_threshold(run.get('pile.policy.t_high'))}"),
+        ("Abstention rules", f"t_low: {ab['t_low_rule']} ({ab['bound_procedure']}); t_high: "
+                             f"{ab['t_high_rule']} (target precision {ab['target_ppv']})"),
+        ("Trial / checkpoint", f"{best['trial_id']} / {best['checkpoint_path']}"),
+        ("Run", f"{run.get('run_id')} ({run.get('created')}); config.json beside this card"),
+    )
+    return Table(("Field", "Value"), rows, widths=(22, 78))
+
+
+def _threshold(t: object) -> str:
+    return num(t, 3) if is_number(t) else "none (no threshold reaches the target precision)"
+
+
+def _data(run: RunArtifacts) -> Bullets:
+    d, pile = run.get("data"), run.get("pile")
+    splits = ", ".join(f"{k} {num(v, 0)}" for k, v in d["splits"].items())
+    items = [
+        f"Source: {d['source']}. {run.get('data_note')}",
+        f"Labelled studies: {num(d['n_studies'], 0)}, split by patient: {splits}; abnormal "
+        f"rate {pct(d['abnormal_rate'])}.",
+        f"Unlabeled pile: {num(pile['n_studies'], 0)} studies, {num(pile['n_scored'], 0)} "
+        f"scored, {num(pile['n_skipped'], 0)} skipped (listed in metrics.json with reasons); "
+        f"estimated abnormal prevalence EM {ci(pile['prevalence']['em'], 3)}, BBSE "
+        f"{ci(pile['prevalence']['bbse'], 3)}.",
+    ]
+    if is_number(d.get("bayes_ceiling_auroc")):
+        items.append(f"Generated data: the generator's Bayes-optimal AUROC (ceiling) is "
+                     f"{num(d['bayes_ceiling_auroc'], 3)}.")
+    if is_number(pile.get("true_prevalence")):
+        items.append(f"Generated pile: true abnormal prevalence {pct(pile['true_prevalence'])} "
+                     "(hidden from the model).")
+    return Bullets(tuple(items))
+
+
+def _calibration_table(run: RunArtifacts) -> Table:
+    b, a = run.get("calibration.before"), run.get("calibration.after")
+    rows = tuple((label, ci(b.get(k), 3), ci(a.get(k), 3))
+                 for k, label in CAL_METRICS.items() if k in b or k in a)
+    return Table(("Held-out test split", "Raw", "Temperature-scaled"), rows, widths=(34, 33, 33),
+                 caption=f"{num(run.get('calibration.n_eval'), 0)} test studies; 95% percentile "
+                         "bootstrap CIs.")
+
+
+def _abstention_table(run: RunArtifacts) -> Table:
+    ab = run.get("abstention")
+    rows = []
+    for name, s in ab["bucket_stats"].items():
+        rows.append((name.replace("_", "-"), num(s["n"], 0), num(s["n_abnormal"], 0),
+                     pct(s["abnormal_rate"]) if is_number(s["abnormal_rate"]) else NA,
+                     f"{pct(s['ci_low'])}-{pct(s['ci_high'])}", pct(ab["coverage"].get(name))))
+    tc = ab["test_check"]
+    level = 1 - ab["delta"]  # the bucket intervals are two-sided Clopper-Pearson at 1 - delta
+    if tc["n_auto_normal"]:
+        lo, hi = exact_ci(tc["abnormal_among_auto_normal"], tc["n_auto_normal"], level)
+        rows.append(("auto-normal, test split (check)", num(tc["n_auto_normal"], 0),
+                     num(tc["abnormal_among_auto_normal"], 0), pct(tc["rate"]),
+                     f"{pct(lo)}-{pct(hi)}", NA))
+    return Table(("Bucket", "Studies", "Abnormal", "Abnormal rate",
+                  f"{pct(level, 0)} CI (exact)", "Share"),
+                 tuple(rows), widths=(28, 12, 12, 16, 18, 14),
+                 caption=f"Selection split ({num(ab['n_selection'], 0)} studies). Bound: abnormal "
+                         f"rate among auto-normal <= {pct(ab['bound'], 2)} with "
+                         f"{pct(1 - ab['delta'], 0)} confidence (target {pct(ab['alpha'])}); "
+                         f"{ab['bound_statistic']}.")
+
+
+def _simulation_table(run: RunArtifacts) -> Table:
+    test, pile = run.get("simulation"), run.get("pile.simulation")
+    units = _units()
+    rows = tuple(
+        (f"{name}" + (f" ({units[name]})" if name in units else ""),
+         ci(test["metrics"][name], 3), ci(pile["metrics"].get(name), 3))
+        for name in test["metrics"]
+    )
+    return Table(("Simulated metric (sim.metrics)", f"Test split ({test['pile']})",
+                  f"Pile ({num(pile['n_studies'], 0)} studies)"), rows, widths=(40, 30, 30),
+                 caption=f"Policy {pile['policy']} vs no_ai on the same draws, {pile['n_reps']} "
+                         "replications, 95% CI over replications; n/a: needs ground truth.")
+
+
+def _units() -> dict[str, str]:
+    try:
+        from sim import METRICS
+    except ImportError:  # pragma: no cover - sim ships with the package
+        return {}
+    return {k: v.unit for k, v in METRICS.items()}
+
+
+def build_model_card(run: RunArtifacts) -> Document:
+    best = run.get("best")
+    doc = Document(f"Model card: chest X-ray triage, {best['backbone']}",
+                   f"run {run.get('run_id')} - generated from the run's artifacts by triage-ray")
+    if run.get("generated_data"):
+        doc.add(Callout(f"NOT A CLINICAL MODEL. {run.get('data_note')}"))
+    doc.add(
+        Heading("Model details"), _details(run),
+        Heading("Intended use"), Bullets(tuple(scope.intended_use(run))),
+        Heading("Out-of-scope use"), Bullets(tuple(scope.must_not(run))),
+        Heading("Data"), _data(run),
+        Heading("Metrics with uncertainty"),
+        Heading("Discrimination and calibration", 3), _calibration_table(run),
+        FigureRow((reliability(run),)),
+        Heading("Triage buckets and the miss-rate bound", 3), _abstention_table(run),
+        Heading("Operational effect (simulated reading)", 3), _simulation_table(run),
+        Heading("Configurations compared", 3), trials_table(run),
+        Heading("Limitations"), Bullets(tuple(scope.limitations(run))),
+        Para(f"Source: {run.metrics_path} and config.json. Rebuild with "
+             f"`python -m triage_ray.report {run.run_dir}`.", small=True),
+    )
+    return doc
+
+
+def write_model_card(run_dir: str | Path) -> Path:
+    """Write model_card.md and model_card.html into the run dir; returns the Markdown path."""
+    run = RunArtifacts.load(run_dir)
+    doc = build_model_card(run)
+    md = run.run_dir / "model_card.md"
+    md.write_text(to_markdown(doc, run.run_dir))
+    (run.run_dir / "model_card.html").write_text(to_html(doc))
+    return md

@@ -1,0 +1,86 @@
+"""What the X-ray triage model is for and what it must not be used for, worded once.
+
+The memo and the model card both print these lists, so operations and the ML team read the same
+limits. The words are written here; every number in them is read from the run.
+"""
+
+from __future__ import annotations
+
+from triage_ray.report.fmt import ci_pct, num, pct
+from triage_ray.report.run import RunArtifacts
+
+# Published source for the label-noise caveat (no figure from it is printed: the memo prints only
+# the run's own numbers). Majkowska et al., Radiology 2019: a radiologist panel re-read NIH
+# ChestX-ray14 images and found findings in many labelled "No Finding".
+LABEL_NOISE_SOURCE = "Majkowska et al., Radiology 2019"
+
+
+def views_seen(run: RunArtifacts) -> str:
+    """"PA 61.2%, AP 38.8%" from the scored pile (the views the model was run on)."""
+    try:
+        views = run.worklist()["view"].replace("", "unknown").value_counts(normalize=True)
+    except FileNotFoundError:
+        return "n/a (worklist not found)"
+    return ", ".join(f"{v} {pct(share)}" for v, share in views.items())
+
+
+def validated_range(run: RunArtifacts) -> str:
+    lo, hi = run.get("pile.prevalence.validated_range")
+    return f"{pct(lo, 0)}-{pct(hi, 0)}"
+
+
+def intended_use(run: RunArtifacts) -> list[str]:
+    alpha = run.get("abstention.alpha")
+    return [
+        "Sorting an unreported backlog of adult chest radiographs into three reading queues: "
+        "**priority** (read first), **uncertain** (read next, most informative first) and "
+        "**auto-normal** (cleared without a read, except a random audit).",
+        f"Used under a pilot protocol that audits auto-cleared studies and stops auto-clearing "
+        f"when the audited abnormal rate exceeds the target of {pct(alpha)}.",
+        "Users: radiology operations and reporting radiologists; the model's output is a "
+        "queue position, never a finding shown to a referrer or a patient.",
+    ]
+
+
+def must_not(run: RunArtifacts) -> list[str]:
+    audit = run.get("pile.simulation.assumptions.audit_fraction")
+    em = run.get("pile.prevalence.em")
+    src = run.get("data.source")
+    return [
+        "**Not a diagnosis.** It orders a reading list; it names no finding. Every study it does "
+        "not auto-clear is read and reported by a radiologist exactly as today.",
+        f"**Not autonomous reporting without audit.** The operating point includes reading a "
+        f"random {pct(audit, 0)} of auto-cleared studies; the miss-rate bound and the stop rule "
+        f"assume that audit runs every day.",
+        f"**Not outside the validated population or views.** Validated on {src} data "
+        f"({num(run.get('data.n_studies'), 0)} labelled studies); views in this pile: "
+        f"{views_seen(run)}. Lateral, paediatric, post-operative or other sites' images were "
+        f"not validated.",
+        f"**Not under prevalence shift beyond the checked range.** Thresholds were checked for an "
+        f"abnormal prevalence of {validated_range(run)}; this pile's estimate is "
+        f"{ci_pct(em)} (EM). Outside that range the miss-rate bound does not carry over.",
+        f"**Not a read against ground truth.** NIH-style labels are mined from report text and "
+        f"are noisy (radiologist re-reads found findings in images labelled 'No Finding'; "
+        f"{LABEL_NOISE_SOURCE}). The bound holds against these labels; the true miss rate can "
+        "be higher.",
+        "**Not a critical-result alert.** The priority queue is a reading order; it does not "
+        "replace urgent communication pathways. It sees pixels only, not the request or history.",
+    ]
+
+
+def limitations(run: RunArtifacts) -> list[str]:
+    items = [
+        "Trained at low resolution on a single source; performance on other scanners, sites and "
+        "populations is unknown until measured there.",
+        "The miss-rate bound is a finite-sample statement on the selection split "
+        f"({num(run.get('abstention.n_selection'), 0)} studies) and assumes new studies are "
+        "exchangeable with it (apart from the estimated prevalence shift).",
+        "Throughput and waiting times come from a simulation of reading, not from a live "
+        "department: its assumptions are listed with the results and varied in the memo.",
+        f"Labels are noisy (NIH-style, {LABEL_NOISE_SOURCE}); AUROC and calibration are measured "
+        "against them.",
+    ]
+    if run.get("generated_data"):
+        items.insert(0, "**This run used generated images**: its numbers describe the pipeline, "
+                        "not clinical performance.")
+    return items
