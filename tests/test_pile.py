@@ -9,7 +9,7 @@ import pytest
 from triage_ray.config import XrayConfig
 from triage_ray.pile import build_worklist, score_pile
 from triage_ray.score import score_heldout
-from triage_ray.train.fit import HeldOutLogits
+from triage_ray.train.heldout import HeldOutLogits
 
 OFFSET = -1.2  # a biased model: every logit shifted down (temperature scaling cannot remove it)
 

@@ -20,7 +20,7 @@ from triage_ray.abstain import AbstentionPolicy, adjust_posteriors, prior_shift_
 from triage_ray.calibrate import PlattScaler
 from triage_ray.config import XrayConfig
 from triage_ray.score import ScoredConfig, simulate_scores
-from triage_ray.train.fit import HeldOutLogits
+from triage_ray.train.heldout import HeldOutLogits
 
 # How far (absolute prevalence) the pile may sit from the selection split before we flag it: the
 # label-shift reweighting behind the re-chosen thresholds assumes p(x | y) is unchanged, which a large

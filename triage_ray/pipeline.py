@@ -104,7 +104,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
     from triage_ray.report.summary import write_summary
     from triage_ray.score import score_heldout
     from triage_ray.sweep import run_sweep, select_best, trial_table
-    from triage_ray.train.fit import HeldOutLogits
+    from triage_ray.train.heldout import HeldOutLogits
 
     timings: dict[str, float] = {}
     t_start = time.time()
@@ -163,12 +163,31 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
         "timings": timings,
         "config": "config.json",
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    (run_dir / "metrics.json").write_text(
+        json.dumps(_finite(metrics), indent=2, default=_json_default, allow_nan=False)
+    )
     write_summary(metrics, run_dir / "summary.md")
     written = write_reports(run_dir)  # memo (PDF + Markdown), model card, Tune dashboard
     log(f"results: {run_dir} (metrics.json, worklist.parquet, summary.md, tune/)")
     log("reports: " + ", ".join(str(Path(p).relative_to(run_dir)) for p in written.values()))
     return run_dir
+
+
+def _finite(o: Any) -> Any:
+    """Strict JSON: NaN/inf (an undefined metric) become null, never a non-standard token."""
+    import math
+
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_finite(v) for v in o]
+    return o
 
 
 def _json_default(o: Any) -> Any:

@@ -16,7 +16,7 @@ from sim import Staffing, Worklist, simulate
 from triage_ray.abstain import AbstentionPolicy, read_value
 from triage_ray.calibrate import TemperatureScaler, calibration_report, reliability_curve
 from triage_ray.config import XrayConfig
-from triage_ray.train.fit import HeldOutLogits
+from triage_ray.train.heldout import HeldOutLogits
 
 
 def _num(v: float | None) -> float:

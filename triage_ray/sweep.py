@@ -26,7 +26,8 @@ def xray_trial(
     from ray.tune.integration.ray_train import TuneReportCallback
 
     from triage_ray.score import score_heldout
-    from triage_ray.train.fit import HeldOutLogits, build_trainer
+    from triage_ray.train.fit import build_trainer
+    from triage_ray.train.heldout import HeldOutLogits
 
     cfg = XrayConfig.from_dict(cfg_dict)
     ctx = ray.tune.get_context()

@@ -1,9 +1,9 @@
-"""Tiny generated record sets shared by the intake tests (generated once per session)."""
+"""Tiny generated record sets shared by the intake tests (generated once per test run)."""
 
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def records():
     from triage_ray.intake.generate import generate_records
 

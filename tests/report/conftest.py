@@ -40,7 +40,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.pile import score_pile
     from triage_ray.pipeline import GENERATED_NOTE, _json_default
     from triage_ray.score import score_heldout
-    from triage_ray.train.fit import HeldOutLogits
+    from triage_ray.train.heldout import HeldOutLogits
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _cfg(generated, run_dir.parent)

@@ -12,7 +12,8 @@ from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.splits import patient_split
 from triage_ray.data.synth import generate_nih_tree
-from triage_ray.train.fit import HeldOutLogits, build_trainer
+from triage_ray.train.fit import build_trainer
+from triage_ray.train.heldout import HeldOutLogits
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,8 @@ def _sample_rows(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cdf < rng.random((w.shape[0], 1))).sum(axis=1), w.shape[1] - 1)
 
 
-def _complaints(age, sex, com, rng) -> np.ndarray:
+def _complaints(age: np.ndarray, sex: np.ndarray, com: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
     w = np.empty((age.size, len(COMPLAINTS)))
     for j, c in enumerate(COMPLAINTS):
         wj = np.full(age.size, c.weight)
@@ -109,7 +110,8 @@ def _complaints(age, sex, com, rng) -> np.ndarray:
     return _sample_rows(w, rng)
 
 
-def _route_weights(cid, age, sex, com) -> np.ndarray:
+def _route_weights(cid: np.ndarray, age: np.ndarray, sex: np.ndarray, com: np.ndarray
+                   ) -> np.ndarray:
     """(n, 12) routing weights of each record's complaint, shifted by its history."""
     w = np.zeros((cid.size, len(SPECIALTIES)))
     for j, c in enumerate(COMPLAINTS):
@@ -125,7 +127,8 @@ def _route_weights(cid, age, sex, com) -> np.ndarray:
     return w**ROUTE_SHARPNESS
 
 
-def _rater_route(true_spec, route_w, misroute_p, rng) -> np.ndarray:
+def _rater_route(true_spec: np.ndarray, route_w: np.ndarray, misroute_p: float,
+                 rng: np.random.Generator) -> np.ndarray:
     """A rater keeps the true service or, with prob misroute_p, picks another plausible one."""
     alt = route_w.copy()
     alt[np.arange(alt.shape[0]), true_spec] = 0.0
@@ -156,7 +159,8 @@ def _tiers(score: np.ndarray, critical: np.ndarray) -> np.ndarray:
     return np.where(critical, 0, tier)
 
 
-def _vitals(a, cid, age, com, relatedness, rng) -> dict[str, np.ndarray]:
+def _vitals(a: np.ndarray, cid: np.ndarray, age: np.ndarray, com: np.ndarray, relatedness: float,
+            rng: np.random.Generator) -> dict[str, np.ndarray]:
     n = a.size
     own = np.array([PROFILE_NAMES.index(COMPLAINTS[j].profile) for j in cid])
     prof = np.where(rng.random(n) < relatedness, own, rng.integers(len(PROFILE_NAMES), size=n))
@@ -261,7 +265,7 @@ def generate_records(
     return df[list(RECORD_COLUMNS)], card
 
 
-def _drop_values(df: pd.DataFrame, a: np.ndarray, scale: float, rng) -> None:
+def _drop_values(df: pd.DataFrame, a: np.ndarray, scale: float, rng: np.random.Generator) -> None:
     """Blank fields in place; sicker patients get fuller forms (missing not at random)."""
     mult = np.where(a < 0, 1.4, np.where(a > 1.5, 0.4, 1.0)) * scale
     for col, rate in MISSING_RATES.items():
@@ -272,7 +276,9 @@ def _drop_values(df: pd.DataFrame, a: np.ndarray, scale: float, rng) -> None:
     df.loc[rng.random(len(df)) < 0.01 * scale, "sex"] = "U"
 
 
-def _chief_complaints(cid, a, duration, com, age, sex, rng, typo_rate) -> list[str]:
+def _chief_complaints(cid: np.ndarray, a: np.ndarray, duration: np.ndarray, com: np.ndarray,
+                      age: np.ndarray, sex: np.ndarray, rng: np.random.Generator,
+                      typo_rate: float) -> list[str]:
     expressed = a + rng.normal(0, 0.6, a.size)
     out = []
     for i, j in enumerate(cid):

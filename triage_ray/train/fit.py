@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
-
 from triage_ray.config import XrayConfig
-from triage_ray.train.loop import HELDOUT_FILE, HELDOUT_SPLITS, train_loop_per_worker
-
-
-@dataclass(frozen=True)
-class HeldOutLogits:
-    """Per split: study ids, (noisy) labels and raw logits, as written by the final checkpoint."""
-
-    study_id: dict[str, np.ndarray]
-    label: dict[str, np.ndarray]
-    logit: dict[str, np.ndarray]
-
-    @classmethod
-    def load(cls, checkpoint_dir: str | Path) -> HeldOutLogits:
-        data = np.load(Path(checkpoint_dir) / HELDOUT_FILE)
-        return cls(
-            study_id={s: data[f"{s}_study_id"] for s in HELDOUT_SPLITS},
-            label={s: data[f"{s}_label"] for s in HELDOUT_SPLITS},
-            logit={s: data[f"{s}_logit"] for s in HELDOUT_SPLITS},
-        )
+from triage_ray.train.loop import train_loop_per_worker
 
 
 def train_loop_config(cfg: XrayConfig, backbone: str, lr: float) -> dict:

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HELDOUT_SPLITS = ("calib", "select", "test")
+from triage_ray.train.heldout import HELDOUT_FILE, HELDOUT_SPLITS
+
 MODEL_FILE = "model.pt"
 META_FILE = "meta.json"
-HELDOUT_FILE = "heldout.npz"
 
 
 def _predict(model, shard, mean: float, std: float, batch_size: int) -> dict[str, dict[str, np.ndarray]]:
