@@ -1,0 +1,1 @@
+"""X-ray data: sources (NIH, CheXpert, generic, generated), patient-level splits, ingest, streaming."""

@@ -1,0 +1,66 @@
+"""Counts that travel with a loaded table: rows in, rows out, and why each missing row is missing.
+
+A loader never drops a row silently: a per-row fault is either an error naming the file and row or,
+when the caller asked for it, a skip listed here; a deliberate filter (e.g. lateral views) is counted
+under `excluded`. The report rides on the DataFrame as `df.attrs["load_report"]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 5  # skipped rows quoted in an error or log line
+
+
+@dataclass
+class LoadReport:
+    source: str  # the label file read
+    n_in: int
+    n_out: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path or row, reason)
+    excluded: dict[str, int] = field(default_factory=dict)  # filter name -> rows
+
+    def check(self) -> LoadReport:
+        """Raise if the books do not balance (a bug, never a user error)."""
+        total = self.n_out + len(self.skipped) + sum(self.excluded.values())
+        if total != self.n_in:
+            raise AssertionError(f"{self.source}: {self.n_in} rows in, but {self.n_out} out + "
+                                 f"{len(self.skipped)} skipped + {self.excluded} excluded = {total}")
+        return self
+
+    def summary(self) -> str:
+        parts = [f"{self.source}: {self.n_in} rows in, {self.n_out} out"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped (e.g. {self.skipped[:MAX_LISTED]})")
+        parts += [f"{n} excluded: {why}" for why, n in self.excluded.items()]
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def attach(df: pd.DataFrame, report: LoadReport) -> pd.DataFrame:
+    """Store the checked report on the table and log its one-line summary."""
+    report.n_out = len(df)
+    df.attrs["load_report"] = report.check().to_dict()
+    log.info(report.summary())
+    return df
+
+
+def resolve_missing(paths: pd.Series, exists: pd.Series, report: LoadReport, missing: str,
+                    ) -> pd.Series:
+    """Rows to keep given which image files exist; `missing` is "error" or "skip"."""
+    if missing not in ("error", "skip"):
+        raise ValueError(f"missing must be 'error' or 'skip', got {missing!r}")
+    absent = paths[~exists]
+    if len(absent) and missing == "error":
+        raise FileNotFoundError(
+            f"{report.source}: {len(absent)} of {len(paths)} image files not found, e.g. "
+            f"{absent.head(MAX_LISTED).tolist()} (pass missing='skip' to count and skip them)")
+    report.skipped.extend((str(p), "missing file") for p in absent)
+    return exists
