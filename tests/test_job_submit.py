@@ -62,11 +62,13 @@ def head_node(tmp_path):
 def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
     address, env = head_node
     reports = tmp_path / "reports"
-    job = subprocess.run(
-        [str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO),
-         "--", "python", "sweeps/xray.py", "--smoke", "--reports-dir", str(reports)],
-        env=env, capture_output=True, text=True, timeout=900,
-    )
+    cmd = [str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO),
+           "--", "python", "sweeps/xray.py", "--smoke", "--reports-dir", str(reports)]
+    for _ in range(30):  # the head's job agent starts a little after its HTTP server answers
+        job = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+        if "No available agent" not in job.stdout + job.stderr:
+            break
+        time.sleep(3)
     assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-2000:]
     assert "succeeded" in job.stdout
     (run_dir,) = list(reports.iterdir())

@@ -56,6 +56,10 @@ def test_deterministic_across_backends(tmp_path, monkeypatch, gen_tree):
     """Serial and a process pool with small chunks write byte-identical images and labels."""
     monkeypatch.setattr(tree, "CHUNK", 16)
     monkeypatch.setattr(tree, "MIN_PARALLEL", 32)
+    import ray
+
+    # an earlier test may have left the session's Ray running; this test is about the process pool
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
     pool = generate_nih_tree(tmp_path, 120, image_size=32, seed=3, parallel=True, ceiling_sample=0)
     assert pool.backend == "process"
     assert _images(tmp_path) == _images(gen_tree.root)

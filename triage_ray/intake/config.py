@@ -73,7 +73,7 @@ class IntakeConfig:
         """Tiny sizes that run every stage (both sizes, both relatedness settings) in < 5 min."""
         base: dict[str, Any] = dict(
             n_records=3000, n_val=500, n_test=800, train_sizes=[300, 1000], seeds=2,
-            mtl_weights=[0.5], samples_per_run=1500, min_epochs=1, max_epochs=5,
+            mtl_weights=[0.5], samples_per_run=600, min_epochs=1, max_epochs=2,
             xgb_rounds=30, n_boot=200, vocab_size=400, smoke=True,
             # every trial at once: on a tiny run Ray start-up, not training, is the cost
             max_concurrent_trials=5, trial_cpus=0.25,

@@ -119,10 +119,10 @@ def write_figures(run_dir: Path, t: StudyTables, source: str) -> list[Path]:
             uw = ws[(ws.setting == setting) & (ws["size"] == size) & (ws.weighting != "fixed")]
             for v in uw.val_f1_mean:
                 ax.axhline(v, color=f"C{k}", ls="--", lw=0.8)
-        ax.set_xlabel("urgency loss weight (specialty = 1 - w); dashed: uncertainty weighting")
+        ax.set_xlabel("urgency loss weight w (specialty: 1 - w)")
         ax.set_ylabel("validation macro-F1, mean of tasks")
         ax.legend(fontsize=7)
-        _title(ax, "multi-task loss-weight sweep (Ray Tune grid)", source)
+        _title(ax, "loss-weight sweep (Ray Tune grid); dashed: uncertainty weighting", source)
         fig.tight_layout()
         paths.append(fig_dir / "weight_sweep.png")
         fig.savefig(paths[-1], dpi=110)
