@@ -93,7 +93,8 @@ def main() -> None:
         render_chunk(specs, args.size, 0)
         result["generate_serial_img_s"] = len(specs) / (time.perf_counter() - t0)
 
-        ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=args.workers, include_dashboard=False,
+                 log_to_driver=False)  # a private cluster, even if another is running
         DataContext.get_current().enable_progress_bars = False
         gen = generate_nih_tree(tmp_path / "gen", args.n, image_size=args.size, seed=0,
                                 ceiling_sample=0)

@@ -32,7 +32,9 @@ def _free_port() -> int:
 def head_node(tmp_path):
     """A head node in its own process group, stopped by signal (never `ray stop`, which would also
     kill other Ray instances on the machine)."""
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray 2.60 turns token auth on; the CLI finds the head's token only with RAY_AUTH_MODE=token.
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_AUTH_MODE": "token"}
     gcs, dash = _free_port(), _free_port()
     proc = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--block", f"--port={gcs}", "--num-cpus=4",
