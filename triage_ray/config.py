@@ -6,11 +6,11 @@ silently running the default.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from triage_ray.study_config import StudyConfig
 
 # Staffing in the brief: 3 radiologists x 6 reading hours/day x 60 reads/h (1,080 reads/day).
 RADIOLOGISTS = 3
@@ -19,7 +19,7 @@ READS_PER_HOUR = 60.0
 
 
 @dataclass
-class XrayConfig:
+class XrayConfig(StudyConfig):
     """Defaults size a full run for a 2-core laptop (< 30 min); `smoke()` shrinks it to < 5 min."""
 
     # data: "generated" writes an NIH-layout tree; "nih" / "chexpert" read a local copy at data_root
@@ -79,16 +79,6 @@ class XrayConfig:
         base.update(overrides)
         return cls.from_dict(base)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> XrayConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown XrayConfig keys: {unknown}; known keys: {sorted(known)}")
-        cfg = cls(**values)
-        cfg.validate()
-        return cfg
-
     def validate(self) -> None:
         if self.source not in {"generated", "nih", "chexpert"}:
             raise ValueError(f"source must be generated, nih or chexpert, got {self.source!r}")
@@ -103,8 +93,3 @@ class XrayConfig:
         if self.pretrained and self.weights_file and not Path(self.weights_file).is_file():
             raise FileNotFoundError(f"weights_file not found: {self.weights_file}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))

@@ -10,15 +10,14 @@ capped at 200 rounds. Shrinking epochs and model size keeps every part of the de
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from triage_ray.study_config import StudyConfig
 
 
 @dataclass
-class IntakeConfig:
+class IntakeConfig(StudyConfig):
     # data: generated records (default) or a real file read with `load.load_records`
     n_records: int = 40_000
     relatedness: list[float] = field(default_factory=lambda: [0.2, 0.8])
@@ -81,16 +80,6 @@ class IntakeConfig:
         base.update(overrides)
         return cls.from_dict(base)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> IntakeConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown IntakeConfig key(s) {unknown}; known: {sorted(known)}")
-        cfg = cls(**values)
-        cfg.validate()
-        return cfg
-
     def validate(self) -> None:
         if self.data_path is None and not self.relatedness:
             raise ValueError("relatedness: give at least one setting for generated records")
@@ -109,8 +98,3 @@ class IntakeConfig:
         """Relatedness settings to run; [None] for a real data file (no knob to turn)."""
         return [None] if self.data_path else list(self.relatedness)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2))
