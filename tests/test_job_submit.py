@@ -36,9 +36,16 @@ def head_node(tmp_path):
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0",
            "RAY_AUTH_MODE": "token"}
     gcs, dash = _free_port(), _free_port()
+    # Every listener on its own free port: another Ray on the machine (e.g. the session's test
+    # cluster) holds the defaults, and a head whose job agent cannot bind accepts no job.
+    agent_ports = [f"--{flag}={_free_port()}" for flag in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+        "runtime-env-agent-port", "node-manager-port", "object-manager-port",
+        "ray-client-server-port")]
     proc = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--block", f"--port={gcs}", "--num-cpus=4",
-         "--include-dashboard=true", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1"],
+         "--include-dashboard=true", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
+         *agent_ports],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     address = f"http://127.0.0.1:{dash}"
@@ -67,7 +74,7 @@ def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
     cmd = [str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO),
            "--", "python", "sweeps/xray.py", "--smoke", "--reports-dir", str(reports)]
     for _ in range(30):  # the head's job agent starts a little after its HTTP server answers
-        job = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+        job = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         if "No available agent" not in job.stdout + job.stderr:
             break
         time.sleep(3)
