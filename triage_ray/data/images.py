@@ -32,7 +32,7 @@ def load_gray(path: str | os.PathLike, size: int) -> np.ndarray:
             im = im.crop((left, top, left + s, top + s))
         if im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return np.asarray(im, dtype=np.uint8)
+        return np.array(im, dtype=np.uint8)  # a writable copy
 
 
 def describe_failure(exc: BaseException) -> str:

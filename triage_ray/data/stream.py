@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,13 +61,38 @@ def read_shards(shard_dir: str | os.PathLike, *, split: str | None = None) -> ra
     from ray.data.expressions import col
 
     files = shard_files(shard_dir)
-    ds = ray.data.read_parquet(files).select_columns(list(SHARD_COLUMNS))
+    with _file_listing_off():
+        ds = ray.data.read_parquet(files, override_num_blocks=len(files))
+    ds = ds.select_columns(list(SHARD_COLUMNS))
     if split is None:
         return ds
     present = shard_splits(shard_dir)
     if split not in present:
         raise ValueError(f"no rows with split {split!r} in {shard_dir}; present: {present}")
     return ds.filter(expr=col("split") == split)
+
+
+@contextmanager
+def _file_listing_off() -> Iterator[None]:
+    """Build the read with Ray Data's V1 Parquet datasource.
+
+    Measured on Ray 2.60 (2 cores): the default V2 path plans a ListFiles task that adds ~2 s to
+    *every* execution, i.e. every epoch (6,000 64-px rows: ~2,200 img/s); V1 reads the same shards
+    at 11,000-25,000 img/s. The setting is captured when the Dataset is built, so it is restored
+    right after and nothing else in the process is affected.
+    """
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    if not hasattr(ctx, "use_datasource_v2"):  # other Ray versions: nothing to switch
+        yield
+        return
+    old = ctx.use_datasource_v2
+    ctx.use_datasource_v2 = False
+    try:
+        yield
+    finally:
+        ctx.use_datasource_v2 = old
 
 
 def batch_to_images(batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -78,7 +105,7 @@ def batch_to_images(batch: dict[str, np.ndarray]) -> np.ndarray:
     side = math.isqrt(first)
     if side * side != first:
         raise ValueError(f"image of {first} bytes is not square (expected H*W with H == W)")
-    buf = b"".join(raw)
+    buf = bytearray().join(raw)  # one copy, and writable (torch.from_numpy wants that)
     if len(buf) != n * first:
         raise ValueError("images in one batch differ in size; were shards of several sizes mixed?")
     return np.frombuffer(buf, dtype=np.uint8).reshape(n, side, side)
