@@ -18,6 +18,16 @@ HEADLINE_COLS = ["setting", "size", "setup", "task", "f1", "f1_ci_low", "f1_ci_h
                  "setup_fit_wall_s", "setup_fit_cpu_s"]
 
 
+
+def _save_figure(fig, path: Path) -> Path:
+    """Lay out, write (PNG, 110 dpi) and close one figure; returns its path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
 def write_tables(run_dir: Path, t: StudyTables, source: str) -> None:
     for name in ("results", "transfer", "costs", "weight_sweep", "grad_cosine"):
         df: pd.DataFrame = getattr(t, name).copy()
@@ -65,10 +75,7 @@ def write_figures(run_dir: Path, t: StudyTables, source: str) -> list[Path]:
                    color=["C1" if s.startswith("mtl") else "C0" for s in d.setup])
             ax.set_xticks(x, d.setup, rotation=60, ha="right", fontsize=7)
             _title(ax, f"{task} macro-F1, {setting}, n={size}", source)
-    fig.tight_layout()
-    paths.append(fig_dir / "f1_by_setup.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save_figure(fig, fig_dir / "f1_by_setup.png"))
 
     tr = t.transfer[t.transfer.selected]
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
@@ -83,10 +90,7 @@ def write_figures(run_dir: Path, t: StudyTables, source: str) -> list[Path]:
         ax.set_ylabel("F1(multi-task) - F1(single-task)")
         ax.legend(fontsize=7)
         _title(ax, f"transfer, {task} (95% paired CI)", source)
-    fig.tight_layout()
-    paths.append(fig_dir / "transfer.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save_figure(fig, fig_dir / "transfer.png"))
 
     if not t.grad_cosine.empty:
         g = t.grad_cosine
@@ -104,10 +108,7 @@ def write_figures(run_dir: Path, t: StudyTables, source: str) -> list[Path]:
             ax.set_ylabel("cos(grad urgency, grad specialty)")
             ax.legend(fontsize=6)
             _title(ax, f"gradient cosine on the shared encoder, {setting}", source)
-        fig.tight_layout()
-        paths.append(fig_dir / "grad_cosine.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save_figure(fig, fig_dir / "grad_cosine.png"))
 
     ws = t.weight_sweep
     fixed = ws[ws.weighting == "fixed"]
@@ -123,10 +124,7 @@ def write_figures(run_dir: Path, t: StudyTables, source: str) -> list[Path]:
         ax.set_ylabel("validation macro-F1, mean of tasks")
         ax.legend(fontsize=7)
         _title(ax, "loss-weight sweep (Ray Tune grid); dashed: uncertainty weighting", source)
-        fig.tight_layout()
-        paths.append(fig_dir / "weight_sweep.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save_figure(fig, fig_dir / "weight_sweep.png"))
     return paths
 
 
