@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
 from triage_ray.intake.config import IntakeConfig  # noqa: E402
+from triage_ray.ray_session import add_address_argument, start_ray  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-cpus", type=int, default=None,
                    help="logical CPUs for a locally started Ray (default: 2x the cores, so Ray "
                         "Data tasks fit beside two training workers)")
+    add_address_argument(p)
     return p.parse_args(argv)
 
 
@@ -52,17 +54,13 @@ def build_config(args: argparse.Namespace) -> IntakeConfig:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     cfg = build_config(args)
-    import ray
     from ray.data import DataContext
 
     from triage_ray.intake.study import run_intake_study
 
     # Inside `ray job submit` RAY_ADDRESS points at the cluster; a test may have started Ray.
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        num_cpus = None if address else (args.num_cpus or 2 * (os.cpu_count() or 1))
-        ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
-                 runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+    start_ray(args.address, args.num_cpus or 2 * (os.cpu_count() or 1),
+              {"RAY_USAGE_STATS_ENABLED": "0"}, include_dashboard=False)
     bars = sys.stderr.isatty()  # Ray Data bars flood non-interactive logs
     DataContext.get_current().enable_progress_bars = bars
     run_dir = run_intake_study(cfg, progress_bars=bars)

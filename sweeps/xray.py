@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from triage_ray.config import XrayConfig  # noqa: E402
 from triage_ray.models import BACKBONES  # noqa: E402
+from triage_ray.ray_session import add_address_argument, start_ray  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reports-dir", help="where reports/xray/<run-id>/ goes (default reports/xray)")
     p.add_argument("--resume", type=Path, help="a run directory to resume (Tune restore)")
     p.add_argument("--num-cpus", type=int, help="logical CPUs for a locally started Ray")
+    add_address_argument(p)
     return p.parse_args(argv)
 
 
@@ -51,19 +53,15 @@ def build_config(args: argparse.Namespace) -> XrayConfig:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     cfg = build_config(args)
-    import ray
-
     from triage_ray.pipeline import run_xray
 
-    # Inside `ray job submit` RAY_ADDRESS points at the cluster; otherwise start a local Ray with at
+    # Inside `ray job submit` RAY_ADDRESS points at the cluster; otherwise a fresh local Ray with at
     # least 4 logical CPUs so Ray Data tasks always find room beside the trial and its worker.
-    address = os.environ.get("RAY_ADDRESS")
-    num_cpus = None if address else (args.num_cpus or max(os.cpu_count() or 1, 4))
     # Tune's trial table is the progress display; Ray Data's per-epoch bars from inside Train workers
     # would interleave with it in the log (set RAY_DATA_DISABLE_PROGRESS_BARS=0 to see them).
     bars = os.environ.get("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
-    ray.init(address=address, num_cpus=num_cpus,
-             runtime_env={"env_vars": {"RAY_DATA_DISABLE_PROGRESS_BARS": bars}})
+    start_ray(args.address, args.num_cpus or max(os.cpu_count() or 1, 4),
+              {"RAY_DATA_DISABLE_PROGRESS_BARS": bars})
     run_dir = run_xray(cfg, resume_dir=args.resume.resolve() if args.resume else None)
     print(f"\nDone. Results: {run_dir}")
     return run_dir

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from triage_ray.ray_session import CLUSTER_POINTER
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -65,6 +67,15 @@ def head_node(tmp_path):
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+    _forget_head(gcs)
+
+
+def _forget_head(gcs_port: int) -> None:
+    """A head stopped by signal leaves Ray's "current cluster" file naming it; a later bare
+    `ray.init()` on this machine would try to join the dead head. Remove the file if it is ours."""
+    pointer = CLUSTER_POINTER
+    if pointer.exists() and pointer.read_text().strip().endswith(f":{gcs_port}"):
+        pointer.unlink()
 
 
 @pytest.mark.slow

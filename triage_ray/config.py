@@ -57,6 +57,9 @@ class XrayConfig(StudyConfig):
     alpha: float = 0.01  # max abnormal rate among auto-normal studies
     delta: float = 0.05  # 1 - confidence of that bound
     target_ppv: float = 0.9  # priority bucket precision target
+    # inside the uncertain bucket: "expected_wait_harm" (most likely abnormal first; every study is
+    # read) or "harm_if_unread" (for a room that cannot read the bucket); triage_ray.abstain.worklist
+    uncertain_order: str = "expected_wait_harm"
     sim_policy: str = "auto_clear"
     audit_fraction: float = 0.05
     aging_cap_days: float | None = None
@@ -90,6 +93,11 @@ class XrayConfig(StudyConfig):
             raise ValueError(f"splits must be train/calib/select/test summing to 1: {self.splits}")
         if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
             raise ValueError("alpha and delta must lie in (0, 1)")
+        from triage_ray.abstain.worklist import UNCERTAIN_ORDERS
+
+        if self.uncertain_order not in UNCERTAIN_ORDERS:
+            raise ValueError(f"uncertain_order must be one of {sorted(UNCERTAIN_ORDERS)}, "
+                             f"got {self.uncertain_order!r}")
         if self.pretrained and self.weights_file and not Path(self.weights_file).is_file():
             raise FileNotFoundError(f"weights_file not found: {self.weights_file}")
 

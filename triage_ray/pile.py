@@ -89,7 +89,7 @@ def build_worklist(
         t_low_rule=template.t_low_rule, deploy_prior=deploy,
     ).fit(scored.scaler.predict_proba(held.logit["select"]), y_select)
     bucket = policy.assign(p)  # thresholds apply to the calibrated score
-    order = worklist_order(p_adj, bucket)
+    order = worklist_order(p_adj, bucket, cfg.uncertain_order)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     merged = merged.assign(

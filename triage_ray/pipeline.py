@@ -103,7 +103,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
     from triage_ray.report.build import write_reports
     from triage_ray.report.summary import write_summary
     from triage_ray.score import score_heldout
-    from triage_ray.sweep import run_sweep, select_best, trial_table
+    from triage_ray.sweep import SELECTION_RULE, run_sweep, select_best, trial_table
     from triage_ray.train.heldout import HeldOutLogits
 
     timings: dict[str, float] = {}
@@ -154,7 +154,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
         "data_note": GENERATED_NOTE if generated else f"data source: {cfg.source}",
         "data": data_info,
         "sweep": {"experiment_dir": "tune", "metric": "throughput_multiplier", "mode": "max",
-                  "n_trials": len(rows), "trials": rows},
+                  "selection_rule": SELECTION_RULE, "n_trials": len(rows), "trials": rows},
         "best": {k: best[k] for k in ("trial_id", "backbone", "lr", "checkpoint_path")},
         "calibration": scored.calibration,
         "abstention": scored.abstention,

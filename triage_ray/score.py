@@ -3,6 +3,10 @@
 held-out logits -> temperature scaling (fit on `calib`) -> abstention thresholds (chosen on
 `select`, a split the temperature never saw) -> buckets on `test` -> SimPy radiologists reading a
 pile the size of the real one, drawn from `test` -> effective throughput under the miss-rate bound.
+
+The sweep *chooses* among configurations on `select` (the same simulation on a pile drawn from
+`select`, plus AUROC there), never on `test`: choosing on `test` and then reporting the winner's
+`test` figures would flatter the winner. `test` is only ever reported.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from sim import Staffing, Worklist, simulate
-from triage_ray.abstain import AbstentionPolicy, read_value
-from triage_ray.calibrate import TemperatureScaler, calibration_report, reliability_curve
+from triage_ray.abstain import AbstentionPolicy, uncertain_order_key
+from triage_ray.calibrate import TemperatureScaler, auroc, calibration_report, reliability_curve
 from triage_ray.config import XrayConfig
 from triage_ray.train.heldout import HeldOutLogits
 
@@ -40,7 +44,8 @@ def simulate_scores(
     *, feasible: bool, seed: int,
 ):
     """The one call every stage uses to judge a worklist (sweep, pile, memo)."""
-    worklist = Worklist(bucket=bucket, order_key=read_value(p), is_abnormal=is_abnormal)
+    key = uncertain_order_key(p, cfg.uncertain_order)
+    worklist = Worklist(bucket=bucket, order_key=key, is_abnormal=is_abnormal)
     return simulate(
         worklist, policy=cfg.sim_policy, staffing=staffing_of(cfg), n_reps=cfg.sim_reps,
         seed=seed, audit_fraction=cfg.audit_fraction, aging_cap_days=cfg.aging_cap_days,
@@ -57,6 +62,7 @@ class ScoredConfig:
     calibration: dict[str, Any]
     abstention: dict[str, Any]
     simulation: dict[str, Any]
+    selection: dict[str, Any]  # what the sweep ranks on: AUROC and the simulation on `select`
 
     def tune_metrics(self) -> dict[str, float]:
         """Flat scalars for Tune's result table and the dashboard (JSON null -> NaN)."""
@@ -80,6 +86,7 @@ class ScoredConfig:
             "missed_per_1000_auto_cleared": sim["missed_per_1000_auto_cleared"]["mean"],
             "abnormal_ttr_median_ratio": sim["abnormal_ttr_median_ratio"]["mean"],
             "normal_wait_max_hours": sim["normal_wait_max_hours"]["mean"],
+            **{f"select_{k}": _num(v) for k, v in self.selection.items()},
         }
 
 
@@ -117,12 +124,28 @@ def score_heldout(held: HeldOutLogits, cfg: XrayConfig, *, n_boot: int = 200) ->
             "rate": float(y_test[auto].mean()) if auto.any() else None,
         },
     }
-    # A pile the size of the real one, drawn (with replacement) from the labelled test split.
-    rng = np.random.default_rng(cfg.seed)
-    idx = rng.integers(0, len(y_test), size=cfg.pile_size)
-    result = simulate_scores(
-        p["test"][idx], bucket_test[idx], y_test[idx].astype(bool), cfg,
-        feasible=bool(policy.feasible_), seed=cfg.seed,
-    )
+    result = _simulate_split(p["test"], bucket_test, y_test, cfg, bool(policy.feasible_))
     simulation = {**result.to_dict(), "pile": f"{cfg.pile_size} draws from the test split"}
-    return ScoredConfig(scaler, policy, calibration, abstention, simulation)
+    selection = selection_metrics(p["select"], policy, held.label["select"], cfg)
+    return ScoredConfig(scaler, policy, calibration, abstention, simulation, selection)
+
+
+def _simulate_split(p: np.ndarray, bucket: np.ndarray, y: np.ndarray, cfg: XrayConfig,
+                    feasible: bool):
+    """A pile the size of the real one, drawn (with replacement) from a labelled split."""
+    idx = np.random.default_rng(cfg.seed).integers(0, len(y), size=cfg.pile_size)
+    return simulate_scores(p[idx], bucket[idx], y[idx].astype(bool), cfg, feasible=feasible,
+                           seed=cfg.seed)
+
+
+def selection_metrics(p_select: np.ndarray, policy: AbstentionPolicy, y_select: np.ndarray,
+                      cfg: XrayConfig) -> dict[str, float | None]:
+    """The figures `triage_ray.sweep.rank_trials` chooses by, all on `select`."""
+    sim = _simulate_split(p_select, policy.assign(p_select), y_select, cfg,
+                          bool(policy.feasible_)).to_dict()["metrics"]
+    tp, ttr = sim["throughput_multiplier"], sim["abnormal_ttr_median_ratio"]
+    return {
+        "auroc": float(auroc(y_select, p_select)),
+        "throughput_multiplier": tp["mean"], "throughput_ci_low": tp["ci_low"],
+        "throughput_ci_high": tp["ci_high"], "abnormal_ttr_median_ratio": ttr["mean"],
+    }

@@ -95,19 +95,52 @@ _FINAL_KEYS = (
     "test_auroc", "ece_before", "ece_after", "temperature", "t_low", "t_high", "bound", "feasible",
     "coverage_auto_normal", "coverage_uncertain", "coverage_priority", METRIC, "days_to_clear",
     "missed_per_1000_auto_cleared", "abnormal_ttr_median_ratio", "normal_wait_max_hours",
-    "checkpoint_path",
+    "select_auroc", "select_throughput_multiplier", "select_throughput_ci_low",
+    "select_throughput_ci_high", "select_abnormal_ttr_median_ratio", "checkpoint_path",
 )
 
 
+SELECTION_RULE = (
+    "on the `select` split: miss-rate bound holds first, then simulated throughput (differences "
+    "within the simulation's 95% CI count as ties), then the simulated abnormal time-to-read "
+    "(shorter first), then AUROC"
+)
+
+
+def _value(r: dict[str, Any], key: str, missing: float) -> float:
+    v = r.get(key)
+    return missing if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Finished trials, best first, by SELECTION_RULE.
+
+    Why the tie: when no configuration may auto-clear, every throughput multiplier is 1.00 up to
+    simulation noise, and ranking on that noise once chose a model with AUROC 0.57 over one with
+    0.79 (measured on a default run). Why `select`: see `triage_ray.score`.
+    """
+    done = [r for r in rows if r.get("status") == "done"]
+    tp = {id(r): _value(r, "select_throughput_multiplier", -1.0) for r in done}
+    best_tp: dict[float, float] = {}
+    for r in done:
+        f = _value(r, "feasible", 0.0)
+        best_tp[f] = max(best_tp.get(f, -1.0), tp[id(r)])
+
+    def key(r: dict[str, Any]) -> tuple[float, ...]:
+        f = _value(r, "feasible", 0.0)
+        reach = _value(r, "select_throughput_ci_high", tp[id(r)])
+        tied = reach >= best_tp[f]
+        return (f, float(tied), 0.0 if tied else tp[id(r)],
+                -_value(r, "select_abnormal_ttr_median_ratio", math.inf),
+                _value(r, "select_auroc", 0.0))
+
+    return sorted(done, key=key, reverse=True)
+
+
 def select_best(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Highest throughput among configurations whose miss-rate bound holds; ties -> higher AUROC.
-    If none is feasible, the best infeasible one is returned with feasible = 0 (never relabelled)."""
-    done = [r for r in rows if r["status"] == "done" and r[METRIC] is not None]
-    if not done:
+    """The first of `rank_trials`. If none is feasible, the best infeasible one is returned with
+    feasible = 0 (never relabelled)."""
+    ranked = rank_trials(rows)
+    if not ranked:
         raise RuntimeError(f"no trial finished; trial errors: {json.dumps(rows, default=str)}")
-
-    def key(r: dict[str, Any]) -> tuple[float, float, float]:
-        t = r[METRIC] if not math.isnan(r[METRIC]) else -1.0
-        return (r["feasible"] or 0.0, t, r["test_auroc"] or 0.0)
-
-    return max(done, key=key)
+    return ranked[0]

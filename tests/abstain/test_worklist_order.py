@@ -1,12 +1,13 @@
-"""read_value formula and the worklist order built on it."""
+"""Uncertain-bucket orders, the read_value formula, and the worklist order built on them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from sim import Staffing, Worklist, simulate
 from sim.buckets import Bucket
-from triage_ray.abstain import read_value, worklist_order
+from triage_ray.abstain import read_value, uncertain_order_key, worklist_order
 
 
 def test_read_value_matches_the_documented_formula() -> None:
@@ -24,15 +25,48 @@ def test_perfect_read_value_peaks_at_the_decision_boundary() -> None:
     assert v[0] == 0.0 and v[-1] == 0.0 and (v >= 0).all()
 
 
-def test_worklist_reads_priority_then_uncertain_by_value_then_auto_normal() -> None:
-    p = np.array([0.01, 0.9, 0.05, 0.5, 0.002, 0.95, 0.2])
-    b = np.array([Bucket.AUTO_NORMAL, Bucket.PRIORITY, Bucket.UNCERTAIN, Bucket.UNCERTAIN,
-                  Bucket.AUTO_NORMAL, Bucket.PRIORITY, Bucket.UNCERTAIN], dtype=np.int8)
-    order = worklist_order(p, b, cost_miss=20.0, cost_false_alarm=1.0)
-    assert sorted(order.tolist()) == list(range(p.size))  # every study exactly once
-    # priority by p desc (5, 1); uncertain by min(20p, 1 - p): p 0.05 -> 0.95, 0.2 -> 0.8,
-    # 0.5 -> 0.5, so (2, 6, 3); auto-normal by p desc (0, 4)
+P7 = np.array([0.01, 0.9, 0.05, 0.5, 0.002, 0.95, 0.2])
+B7 = np.array([Bucket.AUTO_NORMAL, Bucket.PRIORITY, Bucket.UNCERTAIN, Bucket.UNCERTAIN,
+               Bucket.AUTO_NORMAL, Bucket.PRIORITY, Bucket.UNCERTAIN], dtype=np.int8)
+
+
+def test_worklist_reads_priority_then_uncertain_most_likely_abnormal_first() -> None:
+    order = worklist_order(P7, B7)
+    assert sorted(order.tolist()) == list(range(P7.size))  # every study exactly once
+    # priority by p desc (5, 1); uncertain by p desc (3, 6, 2); auto-normal by p desc (0, 4)
+    assert order.tolist() == [5, 1, 3, 6, 2, 0, 4]
+
+
+def test_harm_if_unread_reads_the_decision_boundary_first() -> None:
+    order = worklist_order(P7, B7, "harm_if_unread")
+    # uncertain by min(20p, 1 - p): p 0.05 -> 0.95, 0.2 -> 0.8, 0.5 -> 0.5, so (2, 6, 3)
     assert order.tolist() == [5, 1, 2, 6, 3, 0, 4]
+
+
+def test_unknown_uncertain_order_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected_wait_harm"):
+        uncertain_order_key([0.1], "fifo")
+
+
+def _abnormal_wait_ratio(rule: str) -> float:
+    """Median abnormal time-to-read vs first-in-first-out, everything in the uncertain bucket and
+    every study read (the `prioritise` policy), on calibrated scores with truth drawn from them."""
+    rng = np.random.default_rng(3)
+    p = rng.beta(2, 3, 4000)  # mean 0.4; almost all above the read-value peak 1/21
+    truth = rng.random(p.size) < p
+    wl = Worklist(bucket=np.full(p.size, int(Bucket.UNCERTAIN)), order_key=uncertain_order_key(p, rule),
+                  is_abnormal=truth)
+    r = simulate(wl, "prioritise", Staffing(), n_reps=3, seed=0)
+    return r.mean("abnormal_ttr_median_ratio")
+
+
+def test_default_order_reports_abnormal_studies_sooner_than_fifo() -> None:
+    assert _abnormal_wait_ratio("expected_wait_harm") < 0.9  # measured 0.85 on this draw
+
+
+def test_harm_if_unread_delays_abnormal_studies_when_the_whole_bucket_is_read() -> None:
+    # why it is not the default: with p above its peak it reads likely-normal studies first
+    assert _abnormal_wait_ratio("harm_if_unread") > 1.2
 
 
 def test_worklist_rejects_unknown_bucket_codes() -> None:

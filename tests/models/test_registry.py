@@ -17,6 +17,16 @@ def test_every_backbone_maps_grayscale_to_one_logit(name):
     assert 0 < mean < 1 and 0 < std < 1
 
 
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_every_backbone_starts_near_p_one_half(name):
+    # timm's "goog" head init gave mobilenetv3 first logits with sd ~5 and it never recovered
+    torch.manual_seed(0)
+    model = create_backbone(name).train()
+    with torch.no_grad():
+        z = model(torch.randn(16, 1, 64, 64))
+    assert z.abs().max() < 1.0, f"{name}: initial logits up to {z.abs().max():.2f}"
+
+
 def test_unknown_backbone_names_the_choices():
     with pytest.raises(ValueError, match="resnet10t"):
         create_backbone("resnet_typo")

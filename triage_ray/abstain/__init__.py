@@ -17,10 +17,18 @@ from triage_ray.abstain.shift import (
     estimate_prior_em,
     prior_shift_report,
 )
-from triage_ray.abstain.worklist import read_value, worklist_order
+from triage_ray.abstain.worklist import (
+    UNCERTAIN_ORDERS,
+    read_value,
+    register_uncertain_order,
+    uncertain_order_key,
+    worklist_order,
+)
 
 __all__ = [
-    "T_HIGH_RULES", "T_LOW_RULES", "AbstentionPolicy", "adjust_posteriors", "assign_buckets",
+    "T_HIGH_RULES", "T_LOW_RULES", "UNCERTAIN_ORDERS", "AbstentionPolicy", "adjust_posteriors",
+    "assign_buckets",
     "estimate_prior_bbse", "estimate_prior_em", "prior_shift_report", "read_value",
-    "register_t_high_rule", "register_t_low_rule", "worklist_order",
+    "register_t_high_rule", "register_t_low_rule", "register_uncertain_order", "uncertain_order_key",
+    "worklist_order",
 ]

@@ -30,6 +30,7 @@ from triage_ray.report.pdf import write_pdf
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.sensitivity import load_or_compute
+from triage_ray.sweep import SELECTION_RULE, rank_trials
 
 MAX_PAGES = 3
 MEMO_FILES = ("memo.pdf", "memo.md", "memo.html")
@@ -209,8 +210,9 @@ def _operating_point(run: RunArtifacts) -> Bullets:
     prev = run.get("pile.prevalence")
     return Bullets((
         f"Model: **{best['backbone']}** (learning rate {best['lr']:g}), chosen from "
-        f"{run.get('sweep.n_trials')} trained configurations by simulated throughput under the "
-        f"miss-rate bound; probabilities temperature-scaled (T = "
+        f"{run.get('sweep.n_trials')} trained configurations by what they do to the simulated "
+        f"worklist on the selection split (bound, throughput, abnormal time-to-read, then AUROC); "
+        f"probabilities temperature-scaled (T = "
         f"{run.get('calibration.temperature'):.2f}).",
         f"Thresholds on the pile: auto-normal below **{num(pol['t_low'], 3)}**, "
         + (f"priority at or above **{num(pol['t_high'], 3)}**" if is_number(pol["t_high"]) else
@@ -305,15 +307,8 @@ def _evidence_table(run: RunArtifacts) -> Table:
 
 
 def ranked_trials(run: RunArtifacts) -> list[dict[str, Any]]:
-    """Finished trials in the sweep's selection order (feasible first, then throughput, AUROC)."""
-    rows = [r for r in run.get("sweep.trials") if r.get("status") == "done"]
-
-    def key(r: dict[str, Any]) -> tuple[float, float, float]:
-        t = r.get("throughput_multiplier")
-        return (r.get("feasible") or 0.0, t if is_number(t) else -1.0,
-                r.get("test_auroc") if is_number(r.get("test_auroc")) else 0.0)
-
-    return sorted(rows, key=key, reverse=True)
+    """Finished trials in the sweep's own selection order (`triage_ray.sweep.rank_trials`)."""
+    return rank_trials(run.get("sweep.trials"))
 
 
 def trials_table(run: RunArtifacts, limit: int | None = None) -> Table:
@@ -333,8 +328,9 @@ def trials_table(run: RunArtifacts, limit: int | None = None) -> Table:
     return Table(
         ("Configuration", "Learning rate", "Test AUROC", "Throughput x", "Missed /1,000",
          "Bound /1,000", "Bound holds"), rows, widths=(26, 12, 12, 12, 13, 13, 12),
-        caption=f"{len(trials)} trials ({len(ranked)} finished), ranked by the selection rule: "
-                "bound holds, then throughput, then AUROC (held-out test split, simulated)."
+        caption=f"{len(trials)} trials ({len(ranked)} finished), ranked by the selection rule "
+                f"({SELECTION_RULE}); the figures shown are the held-out test split's, reported "
+                "only, never used to choose."
                 + (f" {left} more in the sweep dashboard." if left > 0 else ""),
     )
 

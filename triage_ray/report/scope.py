@@ -29,11 +29,18 @@ def validated_range(run: RunArtifacts) -> str:
     return f"{pct(lo, 0)}-{pct(hi, 0)}"
 
 
+UNCERTAIN_ORDER_WORDS = {
+    "expected_wait_harm": "most likely abnormal first",
+    "harm_if_unread": "those whose read most changes a decision first",
+}
+
+
 def intended_use(run: RunArtifacts) -> list[str]:
     alpha = run.get("abstention.alpha")
+    order = UNCERTAIN_ORDER_WORDS.get(run.cfg("uncertain_order", "harm_if_unread"), "")
     return [
         "Sorting an unreported backlog of adult chest radiographs into three reading queues: "
-        "**priority** (read first), **uncertain** (read next, most informative first) and "
+        f"**priority** (read first), **uncertain** (read next, {order}) and "
         "**auto-normal** (cleared without a read, except a random audit).",
         f"Used under a pilot protocol that audits auto-cleared studies and stops auto-clearing "
         f"when the audited abnormal rate exceeds the target of {pct(alpha)}.",

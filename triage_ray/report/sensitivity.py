@@ -58,7 +58,7 @@ def _staffing(sim_dict: dict[str, Any]):
 def pile_worklist(run: RunArtifacts, *, truth_seed: int | None = None):
     """The run's pile as a sim.Worklist in read order; `truth_seed` draws model-based truth."""
     from sim import Worklist
-    from triage_ray.abstain import read_value
+    from triage_ray.abstain import uncertain_order_key
 
     wl = run.worklist()
     for col in ("bucket", "p_adjusted"):
@@ -69,7 +69,10 @@ def pile_worklist(run: RunArtifacts, *, truth_seed: int | None = None):
     truth = None
     if truth_seed is not None:
         truth = np.random.default_rng(truth_seed).random(p.size) < p
-    return Worklist(bucket=wl["bucket"].to_numpy(), order_key=read_value(p), is_abnormal=truth)
+    # runs written before the order became a setting used harm_if_unread
+    rule = run.cfg("uncertain_order", "harm_if_unread")
+    return Worklist(bucket=wl["bucket"].to_numpy(), order_key=uncertain_order_key(p, rule),
+                    is_abnormal=truth)
 
 
 def axes(run: RunArtifacts) -> list[Axis]:

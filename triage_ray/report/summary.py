@@ -31,8 +31,8 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"> {metrics['data_note']}",
         "",
         f"Best configuration: **{best['backbone']}**, lr {best['lr']} "
-        f"(of {metrics['sweep']['n_trials']} trials; chosen by simulated effective throughput "
-        f"under the miss-rate bound).",
+        f"(of {metrics['sweep']['n_trials']} trials; chosen "
+        f"{metrics['sweep'].get('selection_rule', 'by simulated throughput under the miss-rate bound')}).",
         "",
         "## Held-out test split",
         f"- AUROC: {_ci(cal['after']['auroc'])}",
