@@ -70,7 +70,10 @@ def build_worklist(
     """Join logits to studies (1:1, checked), calibrate, estimate the pile prior, bucket, order."""
     if logits["study_id"].duplicated().any():
         raise RuntimeError("batch inference returned a study twice")
-    merged = studies[["study_id", "patient_id", "view"]].merge(logits, on="study_id", how="inner")
+    # arrival_index: the study's place in the pile as it came in. The simulation's no-model baseline
+    # reads in that order; handing it the model's read order made the baseline equal the policy.
+    arrived = studies[["study_id", "patient_id", "view"]].assign(arrival_index=np.arange(len(studies)))
+    merged = arrived.merge(logits, on="study_id", how="inner")
     z = merged["logit"].to_numpy()
     p = scored.scaler.predict_proba(z)
     y_select = held.label["select"]
@@ -114,11 +117,12 @@ def score_pile(
         raise RuntimeError(f"pile count mismatch: {n_in} in, {n_out} scored, {len(skipped)} skipped")
     path = out_dir / "worklist.parquet"
     worklist.drop(columns=["logit"]).to_parquet(path, index=False)
+    arrival = worklist.sort_values("arrival_index")  # the sim's FIFO baseline reads in this order
     is_abnormal = None
     if truth is not None:
-        is_abnormal = worklist["study_id"].map(truth).to_numpy().astype(bool)
+        is_abnormal = arrival["study_id"].map(truth).to_numpy().astype(bool)
     sim = simulate_scores(
-        worklist["p_adjusted"].to_numpy(), worklist["bucket"].to_numpy(), is_abnormal, cfg,
+        arrival["p_adjusted"].to_numpy(), arrival["bucket"].to_numpy(), is_abnormal, cfg,
         feasible=bool(info["policy"]["feasible"]), seed=cfg.seed + 1,
     )
     counts = worklist["bucket_name"].value_counts().to_dict()

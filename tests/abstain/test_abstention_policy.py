@@ -141,3 +141,19 @@ def test_bad_rows_are_named() -> None:
 def test_registries_are_filled() -> None:
     assert {"ltt_fixed_sequence", "bonferroni_grid", "point_estimate"} <= set(T_LOW_RULES)
     assert {"ppv", "capacity"} <= set(T_HIGH_RULES)
+
+
+def test_coverage_curve_bounds_what_fixed_shares_would_carry() -> None:
+    rng = np.random.default_rng(5)
+    y = (rng.random(4000) < 0.4).astype(int)
+    p = np.clip(rng.normal(0.3 + 0.3 * y, 0.15), 0.001, 0.999)  # informative, far from alpha = 1%
+    pol = AbstentionPolicy(alpha=0.01).fit(p, y)
+    assert not pol.feasible_
+    curve = pol.to_dict()["coverage_curve"]
+    assert [round(r["coverage"], 2) for r in curve] == [0.05, 0.1, 0.2, 0.3]
+    for r in curve:
+        assert r["observed_rate"] <= r["upper_bound"] <= 1.0
+        lowest = np.argsort(p, kind="stable")[: r["n"]]
+        assert r["n_abnormal"] == y[lowest].sum()
+    # a larger share reaches further into abnormal scores: the bound grows
+    assert curve[0]["upper_bound"] < curve[-1]["upper_bound"]

@@ -53,6 +53,31 @@ def _prior_pair(deploy_prior: float | tuple[float, float] | None) -> tuple[float
     return hi, lo  # a higher prevalence makes auto-normal riskier; a lower one lowers the PPV
 
 
+# Auto-normal shares at which `coverage_curve_` reports what the data could certify.
+CURVE_COVERAGES = (0.05, 0.10, 0.20, 0.30)
+
+
+def coverage_curve(counts: SelectionCounts, rate: RateBound, delta: float,
+                   coverages: tuple[float, ...] = CURVE_COVERAGES) -> list[dict[str, float | int]]:
+    """Upper bounds on the abnormal rate if the lowest-scored share c of studies were cleared.
+
+    Why: when no t_low meets alpha, operations still need to know how far off the model is ("clearing
+    the lowest 10% would carry up to 6% abnormal"). This does not relax alpha: nothing is cleared by
+    it. Each set is fixed by score rank alone, before labels are read; rows share delta by Bonferroni,
+    so all of them hold together with probability >= 1 - delta.
+    """
+    level = delta / len(coverages)
+    rows = []
+    for c in coverages:
+        m = int(np.floor(c * counts.n))
+        if m == 0:
+            continue
+        k = int(counts.cum_pos[m])
+        rows.append({"coverage": m / counts.n, "n": m, "n_abnormal": k, "observed_rate": k / m,
+                     "upper_bound": float(rate.abnormal_upper(m, k, level))})
+    return rows
+
+
 class AbstentionPolicy:
     """Choose (t_low, t_high) on the selection split; `assign` maps new p to bucket codes.
 
@@ -62,7 +87,7 @@ class AbstentionPolicy:
 
     Learned: t_low_, t_high_, bound_ (at per-test level bound_level_), feasible_, coverage_,
     n_auto_normal_, bucket_stats_, t_high_bound_, t_high_feasible_, t_high_clamped_,
-    n_selection_, n_tested_, notes_.
+    n_selection_, n_tested_, notes_, coverage_curve_ (what fixed auto-normal shares could certify).
     """
 
     def __init__(self, alpha: float = ALPHA, delta: float = DELTA, t_high_rule: str = "ppv",
@@ -96,8 +121,9 @@ class AbstentionPolicy:
         prior_low, prior_high = _prior_pair(self.deploy_prior)
         counts = SelectionCounts.build(pa, lab)
         n_neg = counts.n - counts.n_pos
-        low = T_LOW_RULES[self.t_low_rule](
-            counts, RateBound(counts.n_pos, n_neg, prior_low), self.alpha, self.delta)
+        low_rate = RateBound(counts.n_pos, n_neg, prior_low)
+        low = T_LOW_RULES[self.t_low_rule](counts, low_rate, self.alpha, self.delta)
+        self.coverage_curve_ = coverage_curve(counts, low_rate, self.delta)
         high = T_HIGH_RULES[self.t_high_rule](
             counts, RateBound(counts.n_pos, n_neg, prior_high), delta=self.delta,
             target_ppv=self.target_ppv, capacity_fraction=self.capacity_fraction)
@@ -171,4 +197,5 @@ class AbstentionPolicy:
             "bucket_stats": {b: {k: num(v) for k, v in s.items()}
                              for b, s in self.bucket_stats_.items()},
             "n_tested": dict(self.n_tested_), "notes": dict(self.notes_),
+            "coverage_curve": [dict(r) for r in self.coverage_curve_],
         }

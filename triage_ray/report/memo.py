@@ -178,7 +178,7 @@ def _bound_paragraph(run: RunArtifacts) -> Para:
             f"among auto-cleared studies at or below {target} per 1,000 with {pct(conf, 0)} "
             f"confidence on the {num(pol['n_selection'], 0)} selection studies matched to the "
             f"pile's prevalence ({pol['bound_statistic']}). Auto-clearing gets no credit in the "
-            "simulation and must not be switched on.")
+            "simulation and must not be switched on." + _how_far_off(pol))
     text = (
         f"**Miss-rate guarantee.** With {pct(conf, 0)} confidence, the abnormal rate among "
         f"auto-cleared studies is at most **{num(_per1000(pol['bound']), 1)} per 1,000** at the "
@@ -197,6 +197,17 @@ def _bound_paragraph(run: RunArtifacts) -> Para:
         text += (" The pile's own missed count is known only because the pile was generated: "
                  f"{ci(run.get('pile.simulation.metrics.missed_abnormals'), 1)} studies.")
     return Para(text)
+
+
+def _how_far_off(pol: dict[str, Any]) -> str:
+    """What the model could certify instead, from the policy's coverage curve (if recorded)."""
+    rows = [r for r in pol.get("coverage_curve") or [] if is_number(r.get("upper_bound"))]
+    if not rows:
+        return ""
+    parts = [f"the lowest-scored {pct(r['coverage'], 0)}: at most "
+             f"{num(_per1000(r['upper_bound']), 0)} per 1,000" for r in rows]
+    return (" For scale, what these data can certify instead (abnormal among auto-cleared, upper "
+            "95% bound, all rows together): " + "; ".join(parts) + ".")
 
 
 def _per1000(x: Any) -> Any:

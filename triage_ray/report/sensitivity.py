@@ -65,6 +65,8 @@ def pile_worklist(run: RunArtifacts, *, truth_seed: int | None = None):
         if col not in wl.columns:
             raise ValueError(f"{run.run_dir / 'worklist.parquet'}: missing column '{col}' "
                              f"(have {list(wl.columns)})")
+    if "arrival_index" in wl.columns:  # the no-model baseline reads in arrival order, not read order
+        wl = wl.sort_values("arrival_index")
     p = wl["p_adjusted"].to_numpy(dtype=float)
     truth = None
     if truth_seed is not None:
