@@ -78,6 +78,7 @@ def _cosine_lines(t: StudyTables, level: float) -> list[str]:
         if per_seed.size == 0:
             continue
         lo, hi = seed_interval(per_seed, level)
+        lo, hi = max(lo, -1.0), min(hi, 1.0)  # a t-interval over few seeds can leave [-1, 1]
         sign = "aligned" if lo > 0 else "conflicting" if hi < 0 else "neither aligned nor opposed"
         lines.append(f"- {setting}, n={size} ({mtl}): mean cosine {per_seed.mean():+.3f} "
                      f"[{lo:+.3f}, {hi:+.3f}] over seeds -> task gradients {sign}")
