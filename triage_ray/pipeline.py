@@ -6,7 +6,6 @@ Each step is a library call with plain inputs and outputs; this module only wire
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from triage_ray.config import XrayConfig
+from triage_ray.strict_json import write_strict_json
 
 GENERATED_NOTE = (
     "GENERATED DATA: every image in this run was synthesised by triage-ray's generator "
@@ -163,40 +163,9 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
         "timings": timings,
         "config": "config.json",
     }
-    (run_dir / "metrics.json").write_text(
-        json.dumps(_finite(metrics), indent=2, default=_json_default, allow_nan=False)
-    )
+    write_strict_json(run_dir / "metrics.json", metrics)
     write_summary(metrics, run_dir / "summary.md")
     written = write_reports(run_dir)  # memo (PDF + Markdown), model card, Tune dashboard
     log(f"results: {run_dir} (metrics.json, worklist.parquet, summary.md, tune/)")
     log("reports: " + ", ".join(str(Path(p).relative_to(run_dir)) for p in written.values()))
     return run_dir
-
-
-def _finite(o: Any) -> Any:
-    """Strict JSON: NaN/inf (an undefined metric) become null, never a non-standard token."""
-    import math
-
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        o = o.item()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_finite(v) for v in o]
-    return o
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")

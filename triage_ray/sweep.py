@@ -120,17 +120,18 @@ def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     0.79 (measured on a default run). Why `select`: see `triage_ray.score`.
     """
     done = [r for r in rows if r.get("status") == "done"]
-    tp = {id(r): _value(r, "select_throughput_multiplier", -1.0) for r in done}
-    best_tp: dict[float, float] = {}
-    for r in done:
-        f = _value(r, "feasible", 0.0)
-        best_tp[f] = max(best_tp.get(f, -1.0), tp[id(r)])
+
+    def feasible(r: dict[str, Any]) -> float:
+        return _value(r, "feasible", 0.0)
+
+    def throughput(r: dict[str, Any]) -> float:
+        return _value(r, "select_throughput_multiplier", -1.0)
+
+    best_tp = {f: max(throughput(r) for r in done if feasible(r) == f) for f in map(feasible, done)}
 
     def key(r: dict[str, Any]) -> tuple[float, ...]:
-        f = _value(r, "feasible", 0.0)
-        reach = _value(r, "select_throughput_ci_high", tp[id(r)])
-        tied = reach >= best_tp[f]
-        return (f, float(tied), 0.0 if tied else tp[id(r)],
+        tied = _value(r, "select_throughput_ci_high", throughput(r)) >= best_tp[feasible(r)]
+        return (feasible(r), float(tied), 0.0 if tied else throughput(r),
                 -_value(r, "select_abnormal_ttr_median_ratio", math.inf),
                 _value(r, "select_auroc", 0.0))
 

@@ -38,8 +38,9 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
               separation: float = 2.2, seed: int = 3) -> Path:
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
     from triage_ray.pile import score_pile
-    from triage_ray.pipeline import GENERATED_NOTE, _json_default
+    from triage_ray.pipeline import GENERATED_NOTE
     from triage_ray.score import score_heldout
+    from triage_ray.strict_json import json_default
     from triage_ray.train.heldout import HeldOutLogits
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -89,7 +90,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
                  "ingest": {}, **pile.summary},
         "timings": {"total_s": 123.0}, "config": "config.json",
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
     return run_dir
 
 

@@ -75,12 +75,7 @@ def _load_csv(csv: Path, root: Path, *, views: tuple[str, ...], uncertain: str,
     table = pd.read_csv(csv, dtype={"Path": str, "Frontal/Lateral": str, "AP/PA": str})
     columns = list(PATHOLOGIES) + ([SUPPORT_DEVICES] if support_devices_abnormal else [])
     needed = (*REQUIRED, *columns) if labels else REQUIRED
-    lacking = [c for c in needed if c not in table.columns]
-    if lacking:
-        raise ValueError(f"{csv}: missing column(s) {lacking}; found {list(table.columns)}")
-    if table.empty:
-        raise ValueError(f"{csv}: no rows")
-    report = LoadReport(source=str(csv), n_in=len(table))
+    report = LoadReport.for_table(csv, table, needed)
 
     frontal = table["Frontal/Lateral"].str.strip().str.lower().eq("frontal")
     view_ok = (frontal & ("frontal" in views)) | (~frontal & ("lateral" in views))

@@ -36,12 +36,7 @@ def load_generic(csv_path: str | os.PathLike, image_root: str | os.PathLike | No
     table = pd.read_csv(csv, dtype=str, keep_default_na=False)
     needed = [path_col, patient_col, *([label_col] if labels else []),
               *(c for c in (study_col, view_col, findings_col) if c)]
-    lacking = [c for c in needed if c not in table.columns]
-    if lacking:
-        raise ValueError(f"{csv}: missing column(s) {lacking}; found {list(table.columns)}")
-    if table.empty:
-        raise ValueError(f"{csv}: no rows")
-    report = LoadReport(source=str(csv), n_in=len(table))
+    report = LoadReport.for_table(csv, table, needed)
 
     rel = table[path_col].str.strip()
     empty = rel.eq("")

@@ -43,15 +43,10 @@ def load_nih(root: str | os.PathLike, *, labels: bool = True, missing: str = "er
     table = pd.read_csv(csv, dtype={"Image Index": str, "Patient ID": str, "View Position": str},
                         keep_default_na=False)
     needed = (*REQUIRED, LABEL_COLUMN) if labels else REQUIRED
-    lacking = [c for c in needed if c not in table.columns]
-    if lacking:
-        raise ValueError(f"{csv}: missing column(s) {lacking}; found {list(table.columns)}")
-    if table.empty:
-        raise ValueError(f"{csv}: no rows")
+    report = LoadReport.for_table(csv, table, needed)
     dupes = table["Image Index"][table["Image Index"].duplicated()]
     if len(dupes):
         raise ValueError(f"{csv}: 'Image Index' repeats, e.g. {dupes.head(3).tolist()}")
-    report = LoadReport(source=str(csv), n_in=len(table))
 
     index = image_index(root)
     paths = table["Image Index"].map(index)

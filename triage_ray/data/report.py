@@ -8,6 +8,7 @@ under `excluded`. The report rides on the DataFrame as `df.attrs["load_report"]`
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
@@ -39,6 +40,17 @@ class LoadReport:
             parts.append(f"{len(self.skipped)} skipped (e.g. {self.skipped[:MAX_LISTED]})")
         parts += [f"{n} excluded: {why}" for why, n in self.excluded.items()]
         return "; ".join(parts)
+
+    @classmethod
+    def for_table(cls, csv: object, table: pd.DataFrame, needed: Sequence[str]) -> LoadReport:
+        """The report for a freshly read label table, after the checks every loader makes: the
+        columns it needs are there (else an error naming the missing ones) and it has rows."""
+        lacking = [c for c in needed if c not in table.columns]
+        if lacking:
+            raise ValueError(f"{csv}: missing column(s) {lacking}; found {list(table.columns)}")
+        if table.empty:
+            raise ValueError(f"{csv}: no rows")
+        return cls(source=str(csv), n_in=len(table))
 
     def to_dict(self) -> dict:
         return asdict(self)

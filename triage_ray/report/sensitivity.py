@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from triage_ray.report.run import RunArtifacts
+from triage_ray.strict_json import write_strict_json
 
 SENSITIVITY_FILE = "sensitivity.json"
 METRICS = ("throughput_multiplier", "days_to_clear", "days_to_clear_no_ai",
@@ -148,22 +148,5 @@ def load_or_compute(run: RunArtifacts, *, recompute: bool = False,
     if path.is_file() and not recompute:
         return json.loads(path.read_text())
     table = compute_sensitivity(run, n_reps=n_reps)
-    _write_json(path, table)
+    write_strict_json(path, table)
     return table
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import math
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [clean(v) for v in x]
-        if isinstance(x, np.generic):
-            return clean(x.item())
-        return x
-
-    path.write_text(json.dumps(clean(data), indent=2))
