@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.buckets import BUCKET_NAMES
 from sim.worklist import Worklist
+from triage_ray.abstain.buckets import BUCKET_NAMES
 
 _BUCKET_BY_NAME = {name: code for code, name in BUCKET_NAMES.items()}
 _TRUE, _FALSE = {"1", "true", "t", "yes"}, {"0", "false", "f", "no"}

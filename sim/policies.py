@@ -2,7 +2,9 @@
 
 A policy is a small function from the worklist's arrays to a `QueuePlan`, registered by name in
 `POLICIES` (the CLI and sweeps list their choices from it). Order is lexicographic on
-(rank, key, arrival time, worklist index): lower reads sooner. An aging cap, when set, overrides
+(rank, key, arrival time, worklist index): lower reads sooner; the AI policies take (rank, key) from
+`triage_ray.abstain.worklist.read_priority`, the one definition of the reading order, which
+`worklist.parquet`'s read ranks come from too. An aging cap, when set, overrides
 the order for studies waiting too long (see `sim.ready`); it is not part of a policy.
 """
 
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.buckets import Bucket
+from triage_ray.abstain.buckets import Bucket
+from triage_ray.abstain.worklist import read_priority
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,19 +58,6 @@ def get_policy(name: str) -> Policy:
     return POLICIES[name]
 
 
-# bucket code -> rank: priority first, uncertain next, auto-normal last
-_AI_RANK = np.zeros(len(Bucket), dtype=np.int8)
-_AI_RANK[[Bucket.PRIORITY, Bucket.UNCERTAIN, Bucket.AUTO_NORMAL]] = [0, 1, 2]
-
-
-def _ai_order(bucket: np.ndarray, order_key: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    key = np.zeros(bucket.size)
-    if order_key is not None:
-        unc = bucket == Bucket.UNCERTAIN
-        key[unc] = -order_key[unc]  # higher value of a read -> sooner
-    return _AI_RANK[bucket], key
-
-
 @register_policy(shows_ai=False)
 def no_ai(bucket: np.ndarray, order_key: np.ndarray | None, audited: np.ndarray) -> QueuePlan:
     """FIFO baseline: every study read in arrival order; the reader never sees the AI."""
@@ -77,14 +67,14 @@ def no_ai(bucket: np.ndarray, order_key: np.ndarray | None, audited: np.ndarray)
 
 @register_policy()
 def prioritise(bucket: np.ndarray, order_key: np.ndarray | None, audited: np.ndarray) -> QueuePlan:
-    """All read: priority bucket first, uncertain by value of a read, auto-normal last."""
-    rank, key = _ai_order(bucket, order_key)
+    """All read: priority bucket first, uncertain next, auto-normal last; within each by `order_key`."""
+    rank, key = read_priority(bucket, order_key)
     return QueuePlan(np.ones(bucket.size, bool), rank, key)
 
 
 @register_policy(auto_clears=True)
 def auto_clear(bucket: np.ndarray, order_key: np.ndarray | None, audited: np.ndarray) -> QueuePlan:
     """As prioritise, but auto-normal studies are cleared unread except a random audit sample."""
-    rank, key = _ai_order(bucket, order_key)
+    rank, key = read_priority(bucket, order_key)
     read = (bucket != Bucket.AUTO_NORMAL) | audited
     return QueuePlan(read, rank, key)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.buckets import Bucket
+from triage_ray.abstain.buckets import Bucket
 
 
 def _first_bad(mask: np.ndarray) -> str:

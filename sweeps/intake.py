@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
+from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.intake.config import IntakeConfig  # noqa: E402
-from triage_ray.ray_session import add_address_argument, start_ray  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

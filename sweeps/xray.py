@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
-from triage_ray.config import XrayConfig  # noqa: E402
+from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.models import BACKBONES  # noqa: E402
-from triage_ray.ray_session import add_address_argument, start_ray  # noqa: E402
+from triage_ray.xray.config import XrayConfig  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,7 +53,7 @@ def build_config(args: argparse.Namespace) -> XrayConfig:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     cfg = build_config(args)
-    from triage_ray.pipeline import run_xray
+    from triage_ray.xray.pipeline import run_xray
 
     # Inside `ray job submit` RAY_ADDRESS points at the cluster; otherwise a fresh local Ray with at
     # least 4 logical CPUs so Ray Data tasks always find room beside the trial and its worker.

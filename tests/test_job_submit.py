@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from triage_ray.ray_session import CLUSTER_POINTER
+from triage_ray.common.ray_session import CLUSTER_POINTER
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

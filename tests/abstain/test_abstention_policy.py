@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from binormal_scores import draw
 
-from sim.buckets import Bucket
 from triage_ray.abstain import T_HIGH_RULES, T_LOW_RULES, AbstentionPolicy
 from triage_ray.abstain.bounds import cp_lower, cp_upper
+from triage_ray.abstain.buckets import Bucket
 from triage_ray.abstain.rules import (
     BONFERRONI_GRID,
     LTT_START_ABNORMAL,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.buckets import Bucket
 from triage_ray.abstain import assign_buckets
+from triage_ray.abstain.buckets import Bucket
 
 probs = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=1, max_size=60).map(np.array)
 unit = st.floats(0.0, 1.0, allow_nan=False)

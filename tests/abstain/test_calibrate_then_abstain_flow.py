@@ -9,8 +9,8 @@ import numpy as np
 from binormal_scores import draw
 from scipy.special import logit
 
-from sim.buckets import Bucket
 from triage_ray.abstain import AbstentionPolicy, prior_shift_report, worklist_order
+from triage_ray.abstain.buckets import Bucket
 from triage_ray.calibrate import TemperatureScaler, calibration_split
 
 

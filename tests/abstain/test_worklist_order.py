@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from sim import Staffing, Worklist, simulate
-from sim.buckets import Bucket
-from triage_ray.abstain import read_value, uncertain_order_key, worklist_order
+from sim.draws import Scenario, draw_replication
+from sim.policies import get_policy
+from sim.replication import run_policy
+from triage_ray.abstain import UNCERTAIN_ORDERS, read_value, uncertain_order_key, worklist_order
+from triage_ray.abstain.buckets import Bucket
 
 
 def test_read_value_matches_the_documented_formula() -> None:
@@ -33,14 +36,14 @@ B7 = np.array([Bucket.AUTO_NORMAL, Bucket.PRIORITY, Bucket.UNCERTAIN, Bucket.UNC
 def test_worklist_reads_priority_then_uncertain_most_likely_abnormal_first() -> None:
     order = worklist_order(P7, B7)
     assert sorted(order.tolist()) == list(range(P7.size))  # every study exactly once
-    # priority by p desc (5, 1); uncertain by p desc (3, 6, 2); auto-normal by p desc (0, 4)
-    assert order.tolist() == [5, 1, 3, 6, 2, 0, 4]
+    # priority in arrival order (1, 5); uncertain by p desc (3, 6, 2); auto-normal in arrival (0, 4)
+    assert order.tolist() == [1, 5, 3, 6, 2, 0, 4]
 
 
 def test_harm_if_unread_reads_the_decision_boundary_first() -> None:
     order = worklist_order(P7, B7, "harm_if_unread")
     # uncertain by min(20p, 1 - p): p 0.05 -> 0.95, 0.2 -> 0.8, 0.5 -> 0.5, so (2, 6, 3)
-    assert order.tolist() == [5, 1, 2, 6, 3, 0, 4]
+    assert order.tolist() == [1, 5, 2, 6, 3, 0, 4]
 
 
 def test_unknown_uncertain_order_is_refused() -> None:
@@ -74,6 +77,25 @@ def test_worklist_rejects_unknown_bucket_codes() -> None:
         worklist_order([0.1, 0.2], [0, 7])
     with pytest.raises(ValueError, match="shape"):
         worklist_order([0.1, 0.2], [0])
+
+
+@pytest.mark.parametrize("policy", ["prioritise", "auto_clear"])
+@pytest.mark.parametrize("rule", sorted(UNCERTAIN_ORDERS))
+def test_worklist_order_is_the_order_the_simulator_reads(policy: str, rule: str) -> None:
+    """Study by study: one radiologist, the whole pile there at hour 0, no aging cap; the simulator
+    then starts reads in exactly its queue order, which must be `worklist_order`'s."""
+    rng = np.random.default_rng(11)
+    p = rng.beta(2, 3, 600)
+    buckets = np.select([p < 0.15, p >= 0.7], [Bucket.AUTO_NORMAL, Bucket.PRIORITY], Bucket.UNCERTAIN)
+    wl = Worklist(bucket=buckets, order_key=uncertain_order_key(p, rule))
+    staffing, scenario = Staffing(radiologists=1), Scenario(audit_fraction=0.3)
+    draws = draw_replication(wl, staffing, scenario, np.random.SeedSequence(5))
+    out = run_policy(draws, get_policy(policy), staffing, scenario)
+    read = np.flatnonzero(out.read)
+    simulated = read[np.argsort(out.start_work[read], kind="stable")]
+    expected = [i for i in worklist_order(p, buckets, rule) if out.read[i]]
+    assert simulated.tolist() == expected
+    assert policy == "prioritise" or read.size < p.size  # auto_clear leaves unaudited normals unread
 
 
 def test_read_value_rejects_bad_costs() -> None:

@@ -4,7 +4,7 @@ Training is the only stage skipped: logits are drawn per class (abnormal studies
 deliberately over-confident so temperature scaling has work to do). Everything after that is the
 pipeline's own code: `score_heldout` (temperature, abstention bound, SimPy judge), `score_pile`
 (prevalence estimate, re-chosen thresholds, worklist Parquet, SimPy on the pile). The metrics dict
-is assembled with the keys `triage_ray.pipeline.run_xray` writes.
+is assembled with the keys `triage_ray.xray.pipeline.run_xray` writes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage_ray.config import XrayConfig
+from triage_ray.xray.config import XrayConfig
 
 SPLIT_SIZES = {"calib": 400, "select": 1500, "test": 800}
 PILE_SIZE = 1500
@@ -37,11 +37,11 @@ def _cfg(generated: bool, tmp: Path) -> XrayConfig:
 def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
               separation: float = 2.2, seed: int = 3) -> Path:
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
-    from triage_ray.pile import score_pile
-    from triage_ray.pipeline import GENERATED_NOTE
-    from triage_ray.score import score_heldout
-    from triage_ray.strict_json import json_default
+    from triage_ray.common.strict_json import json_default
     from triage_ray.train.heldout import HeldOutLogits
+    from triage_ray.xray.pile import score_pile
+    from triage_ray.xray.pipeline import GENERATED_NOTE
+    from triage_ray.xray.score import score_heldout
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _cfg(generated, run_dir.parent)
@@ -109,7 +109,7 @@ def real_data_run(tmp_path_factory) -> Path:
 
 # ----------------------------------------------------------------------------- a real Tune sweep
 def _make_trial():
-    """A Tune function trial shaped like triage_ray.sweep.xray_trial's reports: per-epoch rows,
+    """A Tune function trial shaped like triage_ray.xray.sweep.xray_trial's reports: per-epoch rows,
     then one final row of operational metrics. The (b, 0.01) configuration fails on purpose.
     Built in a closure so Ray pickles it by value (workers cannot import this conftest)."""
 

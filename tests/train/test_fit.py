@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from triage_ray.config import XrayConfig
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.splits import patient_split
 from triage_ray.data.synth import generate_nih_tree
 from triage_ray.train.fit import build_trainer
 from triage_ray.train.heldout import HeldOutLogits
+from triage_ray.xray.config import XrayConfig
 
 
 @pytest.fixture(scope="module")

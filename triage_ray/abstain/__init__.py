@@ -1,7 +1,7 @@
 """Abstention: three worklist buckets with a finite-sample bound, worklist order, prior shift.
 
 Pipeline position: calibrate -> **abstain** -> simulate. numpy / scipy only; bucket codes are
-`sim.buckets.Bucket`.
+`triage_ray.abstain.buckets.Bucket`.
 """
 
 from triage_ray.abstain.policy import AbstentionPolicy, assign_buckets
@@ -19,6 +19,7 @@ from triage_ray.abstain.shift import (
 )
 from triage_ray.abstain.worklist import (
     UNCERTAIN_ORDERS,
+    read_priority,
     read_value,
     register_uncertain_order,
     uncertain_order_key,
@@ -29,6 +30,7 @@ __all__ = [
     "T_HIGH_RULES", "T_LOW_RULES", "UNCERTAIN_ORDERS", "AbstentionPolicy", "adjust_posteriors",
     "assign_buckets",
     "estimate_prior_bbse", "estimate_prior_em", "prior_shift_report", "read_value",
-    "register_t_high_rule", "register_t_low_rule", "register_uncertain_order", "uncertain_order_key",
+    "read_priority", "register_t_high_rule", "register_t_low_rule", "register_uncertain_order",
+    "uncertain_order_key",
     "worklist_order",
 ]

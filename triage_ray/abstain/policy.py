@@ -1,6 +1,6 @@
 """Three-bucket abstention policy with a finite-sample bound on the auto-normal bucket.
 
-Buckets (sim.buckets.Bucket): auto-normal p < t_low, priority p >= t_high, uncertain otherwise.
+Buckets (triage_ray.abstain.buckets.Bucket): auto-normal p < t_low, priority p >= t_high, uncertain otherwise.
 `fit` takes *calibrated* p and labels from the threshold-selection split (never the data the
 calibrator was fitted on; see triage_ray.calibrate.split) and chooses:
 - t_low: largest threshold such that, with probability >= 1 - delta over the selection split, the
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.buckets import BUCKET_NAMES, Bucket
 from triage_ray.abstain.bounds import RateBound, cp_lower, cp_upper
+from triage_ray.abstain.buckets import BUCKET_NAMES, Bucket
 from triage_ray.abstain.rules import T_HIGH_RULES, T_LOW_RULES, SelectionCounts
 from triage_ray.calibrate.validation import as_labels, as_probabilities
 
@@ -161,7 +161,7 @@ class AbstentionPolicy:
         self.n_auto_normal_ = self.bucket_stats_[BUCKET_NAMES[Bucket.AUTO_NORMAL]]["n"]
 
     def assign(self, p: object) -> np.ndarray:
-        """int8 sim.buckets.Bucket codes for calibrated p (n,)."""
+        """int8 triage_ray.abstain.buckets.Bucket codes for calibrated p (n,)."""
         if not hasattr(self, "t_low_"):
             raise RuntimeError("AbstentionPolicy is not fitted; call fit(p, y) first")
         return assign_buckets(p, self.t_low_, self.t_high_)

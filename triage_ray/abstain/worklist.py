@@ -21,8 +21,16 @@ that value is depends on what happens to a study that is not read now, so two re
   bucket *is* read it reads likely-abnormal studies last. Measured on the smoke run (everything
   uncertain): abnormal median time-to-read 4.6x that of first-in-first-out. Hence not the default.
 
-Order: priority (p descending), then uncertain (by the rule, ties by p descending), then auto-normal
-(p descending: the most suspicious "normals" first, for audit reads).
+Order: the priority bucket first, in arrival order; then the uncertain bucket by the rule (ties by
+arrival); then auto-normal, in arrival order. Arrival order inside the priority bucket keeps a
+per-study promise the simulator's tests check on every sample path: on a static pile no priority
+study is read later than first-come-first-served would read it (ordering it by p instead would break
+that for early arrivals with lower p, for little gain: nearly all of the bucket is abnormal at its
+PPV target). Audit reads of the auto-normal bucket are a random sample, so their order is arrival.
+
+`read_priority` is that order as sort keys and is the only definition of it: `worklist_order` (what
+`worklist.parquet` records) and the simulator's reading policies (`sim.policies`) both sort by it,
+so the order radiologists are handed is the order whose times-to-read are simulated.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.buckets import Bucket
+from triage_ray.abstain.buckets import Bucket
 from triage_ray.calibrate.validation import as_probabilities
 
 # Relative harm units, assumptions with no published source (a site's clinical lead sets them):
@@ -44,7 +52,9 @@ READER_SENSITIVITY = 1.0  # 1.0 = the read is treated as ground truth (upper bou
 READER_SPECIFICITY = 1.0
 DEFAULT_UNCERTAIN_ORDER = "expected_wait_harm"
 
-_BUCKET_RANK = {Bucket.PRIORITY: 0, Bucket.UNCERTAIN: 1, Bucket.AUTO_NORMAL: 2}
+# bucket code -> place in the reading order: priority first, uncertain next, auto-normal last
+_BUCKET_RANK = np.zeros(len(Bucket), dtype=np.int8)
+_BUCKET_RANK[[Bucket.PRIORITY, Bucket.UNCERTAIN, Bucket.AUTO_NORMAL]] = [0, 1, 2]
 
 OrderRule = Callable[[np.ndarray], np.ndarray]  # calibrated p -> value of reading now (higher first)
 UNCERTAIN_ORDERS: dict[str, OrderRule] = {}
@@ -87,25 +97,41 @@ def harm_if_unread(p: np.ndarray) -> np.ndarray:
 
 
 def uncertain_order_key(p: object, rule: str = DEFAULT_UNCERTAIN_ORDER) -> np.ndarray:
-    """Value of reading each study now under `rule` (higher = sooner); the sim's `order_key`."""
+    """Value of reading each study now under `rule` (higher = sooner): the simulator's
+    `Worklist.order_key`, which `read_priority` applies inside the uncertain bucket."""
     if rule not in UNCERTAIN_ORDERS:
         raise ValueError(f"unknown uncertain order {rule!r}; choose from {sorted(UNCERTAIN_ORDERS)}")
     return UNCERTAIN_ORDERS[rule](as_probabilities(p))
 
 
-def worklist_order(p: object, buckets: object, rule: str = DEFAULT_UNCERTAIN_ORDER) -> np.ndarray:
-    """Row indices in reading order (priority, uncertain by `rule`, auto-normal).
-
-    Every row appears exactly once.
-    """
-    pa = as_probabilities(p)
+def _codes(buckets: object, n: int) -> np.ndarray:
     b = np.asarray(buckets)
-    if b.shape != pa.shape:
-        raise ValueError(f"buckets: shape {b.shape} does not match p {pa.shape}")
+    if b.shape != (n,):
+        raise ValueError(f"buckets: shape {b.shape} does not match ({n},)")
     valid = np.isin(b, [int(x) for x in Bucket])
     if not valid.all():
         i = int(np.flatnonzero(~valid)[0])
         raise ValueError(f"buckets: unknown bucket code {b[i]!r} at row {i}")
-    rank = np.select([b == int(k) for k in _BUCKET_RANK], list(_BUCKET_RANK.values()))
-    key = np.where(b == Bucket.UNCERTAIN, uncertain_order_key(pa, rule), pa)
-    return np.lexsort((-pa, -key, rank))  # last key is primary; lexsort is stable
+    return b.astype(np.int64)
+
+
+def read_priority(buckets: np.ndarray, key: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The reading order as sort keys (rank, within-rank key), lower reads sooner, ties by arrival.
+
+    `key` (higher = sooner: `uncertain_order_key`'s output) orders the uncertain bucket only; None reads it
+    in arrival order too.
+    """
+    b = np.asarray(buckets, dtype=np.int64)
+    within = np.zeros(b.size)
+    if key is not None:
+        unc = b == Bucket.UNCERTAIN
+        within[unc] = -np.asarray(key, dtype=float)[unc]
+    return _BUCKET_RANK[b], within
+
+
+def worklist_order(p: object, buckets: object, rule: str = DEFAULT_UNCERTAIN_ORDER) -> np.ndarray:
+    """Row indices in reading order, rows given in arrival order; every row appears exactly once."""
+    pa = as_probabilities(p)
+    b = _codes(buckets, pa.size)
+    rank, within = read_priority(b, uncertain_order_key(pa, rule))
+    return np.lexsort((np.arange(pa.size), within, rank))  # last key is primary

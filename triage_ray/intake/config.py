@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage_ray.study_config import StudyConfig
+from triage_ray.common.study_config import StudyConfig
 
 
 @dataclass

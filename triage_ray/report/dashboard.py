@@ -1,7 +1,7 @@
 """Turn a Ray Tune experiment directory into one self-contained HTML page, once or while it runs.
 
-    python -m triage_ray.dashboard reports/xray/<run-id>/tune              # -> tune/dashboard.html
-    python -m triage_ray.dashboard reports/xray/<run-id>/tune --watch 15   # rewrite every 15 s
+    python -m triage_ray.report.dashboard reports/xray/<run-id>/tune              # -> tune/dashboard.html
+    python -m triage_ray.report.dashboard reports/xray/<run-id>/tune --watch 15   # rewrite every 15 s
 
 The page has a sortable trials table, metric-vs-hyperparameter plots, the throughput-vs-miss-rate
 Pareto front, learning curves, and per-trial details (params, every reported row, errors). It makes
@@ -28,7 +28,7 @@ from typing import Any
 
 from triage_ray.report.experiment import Experiment, Trial, flatten, load_experiment, pareto_front
 
-X_METRIC = "throughput_multiplier"  # triage_ray.sweep.METRIC: higher is better
+X_METRIC = "throughput_multiplier"  # triage_ray.xray.sweep.METRIC: higher is better
 Y_METRIC = "missed_per_1000_auto_cleared"  # lower is better
 FEASIBLE = "feasible"  # 1.0 when the miss-rate bound holds (sweep's final row)
 # Shown first, in this order, when present; any other reported metric follows.
@@ -386,7 +386,7 @@ def watch(experiment_dir: str | Path, out_html: str | Path | None = None, *, eve
 
 
 def main(argv: list[str] | None = None) -> Path:
-    p = argparse.ArgumentParser(prog="python -m triage_ray.dashboard", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m triage_ray.report.dashboard", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("experiment_dir", type=Path, help="a Ray Tune experiment directory")
     p.add_argument("--out", type=Path,
@@ -407,3 +407,7 @@ def main(argv: list[str] | None = None) -> Path:
     out = write_dashboard(args.experiment_dir, args.out, x=args.x, y=args.y)
     print(out)
     return out
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,7 @@ from triage_ray.report.pdf import write_pdf
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.sensitivity import load_or_compute
-from triage_ray.sweep import SELECTION_RULE, rank_trials
+from triage_ray.xray.sweep import SELECTION_RULE, rank_trials
 
 MAX_PAGES = 3
 MEMO_FILES = ("memo.pdf", "memo.md", "memo.html")
@@ -318,7 +318,7 @@ def _evidence_table(run: RunArtifacts) -> Table:
 
 
 def ranked_trials(run: RunArtifacts) -> list[dict[str, Any]]:
-    """Finished trials in the sweep's own selection order (`triage_ray.sweep.rank_trials`)."""
+    """Finished trials in the sweep's own selection order (`triage_ray.xray.sweep.rank_trials`)."""
     return rank_trials(run.get("sweep.trials"))
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from triage_ray.common.strict_json import write_strict_json
 from triage_ray.report.run import RunArtifacts
-from triage_ray.strict_json import write_strict_json
 
 SENSITIVITY_FILE = "sensitivity.json"
 METRICS = ("throughput_multiplier", "days_to_clear", "days_to_clear_no_ai",

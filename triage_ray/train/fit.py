@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from triage_ray.config import XrayConfig
 from triage_ray.train.loop import train_loop_per_worker
+from triage_ray.xray.config import XrayConfig
 
 
 def train_loop_config(cfg: XrayConfig, backbone: str, lr: float) -> dict:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from triage_ray.config import XrayConfig
-from triage_ray.strict_json import write_strict_json
+from triage_ray.common.strict_json import write_strict_json
+from triage_ray.xray.config import XrayConfig
 
 GENERATED_NOTE = (
     "GENERATED DATA: every image in this run was synthesised by triage-ray's generator "
@@ -98,13 +98,13 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log=print) -> P
     """Run the whole study; returns the run directory."""
     from triage_ray.data.ingest import ingest_to_shards
     from triage_ray.data.stream import read_shards
-    from triage_ray.pile import score_pile
-    from triage_ray.predict import predict_logits
     from triage_ray.report.build import write_reports
     from triage_ray.report.summary import write_summary
-    from triage_ray.score import score_heldout
-    from triage_ray.sweep import SELECTION_RULE, run_sweep, select_best, trial_table
     from triage_ray.train.heldout import HeldOutLogits
+    from triage_ray.xray.pile import score_pile
+    from triage_ray.xray.predict import predict_logits
+    from triage_ray.xray.score import score_heldout
+    from triage_ray.xray.sweep import SELECTION_RULE, run_sweep, select_best, trial_table
 
     timings: dict[str, float] = {}
     t_start = time.time()

@@ -19,8 +19,8 @@ import numpy as np
 from sim import Staffing, Worklist, simulate
 from triage_ray.abstain import AbstentionPolicy, uncertain_order_key
 from triage_ray.calibrate import TemperatureScaler, auroc, calibration_report, reliability_curve
-from triage_ray.config import XrayConfig
 from triage_ray.train.heldout import HeldOutLogits
+from triage_ray.xray.config import XrayConfig
 
 
 def _num(v: float | None) -> float:
@@ -140,7 +140,7 @@ def _simulate_split(p: np.ndarray, bucket: np.ndarray, y: np.ndarray, cfg: XrayC
 
 def selection_metrics(p_select: np.ndarray, policy: AbstentionPolicy, y_select: np.ndarray,
                       cfg: XrayConfig) -> dict[str, float | None]:
-    """The figures `triage_ray.sweep.rank_trials` chooses by, all on `select`."""
+    """The figures `triage_ray.xray.sweep.rank_trials` chooses by, all on `select`."""
     sim = _simulate_split(p_select, policy.assign(p_select), y_select, cfg,
                           bool(policy.feasible_)).to_dict()["metrics"]
     tp, ttr = sim["throughput_multiplier"], sim["abnormal_ttr_median_ratio"]

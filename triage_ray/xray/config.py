@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage_ray.study_config import StudyConfig
+from triage_ray.common.study_config import StudyConfig
 
 # Staffing in the brief: 3 radiologists x 6 reading hours/day x 60 reads/h (1,080 reads/day).
 RADIOLOGISTS = 3

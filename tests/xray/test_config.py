@@ -1,6 +1,6 @@
 import pytest
 
-from triage_ray.config import XrayConfig
+from triage_ray.xray.config import XrayConfig
 
 
 def test_unknown_keys_are_rejected_with_the_known_ones_listed():

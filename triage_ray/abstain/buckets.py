@@ -1,6 +1,8 @@
-"""The three worklist buckets an abstention policy assigns; shared by `triage_ray.abstain` and `sim`.
+"""The three worklist buckets an abstention policy assigns: codes stored in worklists and read by
+the simulator.
 
-Kept here (numpy-free, simpy-free) because `sim` is the lowest layer: it must not import the ML side.
+They belong to abstention (it defines them); `sim` imports them from here. Kept free of every
+import but `enum` so the simulator's import stays light.
 """
 
 from enum import IntEnum

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.buckets import BUCKET_NAMES
 from triage_ray.abstain import AbstentionPolicy, adjust_posteriors, prior_shift_report, worklist_order
+from triage_ray.abstain.buckets import BUCKET_NAMES
 from triage_ray.calibrate import PlattScaler
-from triage_ray.config import XrayConfig
-from triage_ray.score import ScoredConfig, simulate_scores
 from triage_ray.train.heldout import HeldOutLogits
+from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.score import ScoredConfig, simulate_scores
 
 # How far (absolute prevalence) the pile may sit from the selection split before we flag it: the
 # label-shift reweighting behind the re-chosen thresholds assumes p(x | y) is unchanged, which a large

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from triage_ray.ray_session import resolve_address, stale_pointer_address
+from triage_ray.common.ray_session import resolve_address, stale_pointer_address
 
 
 def test_plain_run_starts_a_fresh_local_ray_even_if_a_head_was_started_before(monkeypatch):

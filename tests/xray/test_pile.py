@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage_ray.config import XrayConfig
-from triage_ray.pile import build_worklist, score_pile
-from triage_ray.score import score_heldout
 from triage_ray.train.heldout import HeldOutLogits
+from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.pile import build_worklist, score_pile
+from triage_ray.xray.score import score_heldout
 
 OFFSET = -1.2  # a biased model: every logit shifted down (temperature scaling cannot remove it)
 

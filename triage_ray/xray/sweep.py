@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from triage_ray.config import XrayConfig
+from triage_ray.xray.config import XrayConfig
 
 TUNE_DIR_NAME = "tune"
 METRIC = "throughput_multiplier"
@@ -25,9 +25,9 @@ def xray_trial(
     import ray.tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from triage_ray.score import score_heldout
     from triage_ray.train.fit import build_trainer
     from triage_ray.train.heldout import HeldOutLogits
+    from triage_ray.xray.score import score_heldout
 
     cfg = XrayConfig.from_dict(cfg_dict)
     ctx = ray.tune.get_context()
@@ -117,7 +117,7 @@ def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     Why the tie: when no configuration may auto-clear, every throughput multiplier is 1.00 up to
     simulation noise, and ranking on that noise once chose a model with AUROC 0.57 over one with
-    0.79 (measured on a default run). Why `select`: see `triage_ray.score`.
+    0.79 (measured on a default run). Why `select`: see `triage_ray.xray.score`.
     """
     done = [r for r in rows if r.get("status") == "done"]
 

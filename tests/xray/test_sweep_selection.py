@@ -1,13 +1,13 @@
-"""How the sweep chooses among trained configurations (`triage_ray.sweep.rank_trials`)."""
+"""How the sweep chooses among trained configurations (`triage_ray.xray.sweep.rank_trials`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from triage_ray.config import XrayConfig
-from triage_ray.score import score_heldout
-from triage_ray.sweep import rank_trials, select_best
 from triage_ray.train.heldout import HeldOutLogits
+from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.score import score_heldout
+from triage_ray.xray.sweep import rank_trials, select_best
 
 
 def _row(tid: str, *, feasible: float = 0.0, tp: float = 1.0, ci: float = 0.001,
