@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.models import BACKBONES  # noqa: E402
-from triage_ray.xray.config import XrayConfig  # noqa: E402
+from triage_ray.xray.config import XrayConfig, resumed_config  # noqa: E402
+from triage_ray.xray.sources import SOURCES  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
                    help="override config keys, e.g. --set epochs=2 'lrs=[0.001]'")
     p.add_argument("--backbones", nargs="+", choices=sorted(BACKBONES))
-    p.add_argument("--source", choices=["generated", "nih", "chexpert"])
+    p.add_argument("--source", choices=sorted(SOURCES))
     p.add_argument("--data-root")
     p.add_argument("--reports-dir", help="where reports/xray/<run-id>/ goes (default reports/xray)")
     p.add_argument("--resume", type=Path, help="a run directory to resume (Tune restore)")
@@ -46,7 +47,7 @@ def build_config(args: argparse.Namespace) -> XrayConfig:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.resume:
-        return XrayConfig.from_dict(json.loads((args.resume / "config.json").read_text()))
+        return resumed_config(args.resume / "config.json", overrides, smoke=args.smoke)
     return XrayConfig.smoke_config(**overrides) if args.smoke else XrayConfig.from_dict(overrides)
 
 

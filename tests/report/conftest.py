@@ -3,13 +3,12 @@
 Training is the only stage skipped: logits are drawn per class (abnormal studies score higher,
 deliberately over-confident so temperature scaling has work to do). Everything after that is the
 pipeline's own code: `score_heldout` (temperature, abstention bound, SimPy judge), `score_pile`
-(prevalence estimate, re-chosen thresholds, worklist Parquet, SimPy on the pile). The metrics dict
-is assembled with the keys `triage_ray.xray.pipeline.run_xray` writes.
+(prevalence estimate, re-chosen thresholds, worklist Parquet, SimPy on the pile), and
+`assemble_metrics` / `write_metrics`, the functions `run_xray` writes metrics.json with.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +36,12 @@ def _cfg(generated: bool, tmp: Path) -> XrayConfig:
 def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
               separation: float = 2.2, seed: int = 3) -> Path:
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
-    from triage_ray.common.strict_json import json_default
     from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.pile import score_pile
-    from triage_ray.xray.pipeline import GENERATED_NOTE
+    from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout
+    from triage_ray.xray.select import SELECTION_RULE, select_best
+    from triage_ray.xray.sources import GENERATED_NOTE
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _cfg(generated, run_dir.parent)
@@ -52,17 +52,17 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         study_id={s: np.array([f"{s}{i}" for i in range(n)]) for s, n in SPLIT_SIZES.items()},
         label=ys, logit={s: _logits(rng, y, separation) for s, y in ys.items()},
     )
-    trials = []
+    rows, scored_by_id = [], {}
     for i, sep in enumerate((separation, separation * 0.6)):  # a good and a weaker configuration
         h = held if i == 0 else HeldOutLogits(
             held.study_id, held.label, {s: _logits(rng, y, sep) for s, y in ys.items()})
         sc = score_heldout(h, cfg, n_boot=200)
-        trials.append({"trial_id": f"t{i}", "backbone": cfg.backbones[i], "lr": cfg.lrs[i],
-                       "status": "done", "error": None, "val_auroc": None,
-                       "train_seconds": 10.0 + i, **sc.tune_metrics(),
-                       "checkpoint_path": f"/ckpt/t{i}"})
-        if i == 0:
-            scored = sc
+        rows.append(TrialRow(trial_id=f"t{i}", backbone=cfg.backbones[i], lr=cfg.lrs[i],
+                             status="done", error=None, val_auroc=None, train_seconds=10.0 + i,
+                             checkpoint_path=f"/ckpt/t{i}", metrics=sc.trial_metrics()))
+        scored_by_id[f"t{i}"] = (sc, h)
+    best = select_best([r.to_dict() for r in rows])
+    scored, held = scored_by_id[best["trial_id"]]
     y_pile = (rng.random(PILE_SIZE) < 0.40).astype(np.int64)
     ids = [f"pile{i}" for i in range(PILE_SIZE)]
     studies = pd.DataFrame({"study_id": ids, "patient_id": [f"p{i // 2}" for i in range(PILE_SIZE)],
@@ -74,23 +74,17 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
                                                    "view": ["PA"]})], ignore_index=True)
     pile = score_pile(studies_in, logits, scored, held, cfg, run_dir, truth=truth,
                       skipped=skipped)
-    metrics = {
-        "run_id": run_dir.name, "created": "2026-01-01T00:00:00+00:00",
-        "generated_data": generated,
-        "data_note": GENERATED_NOTE if generated else f"data source: {cfg.source}",
-        "data": {"source": cfg.source, "n_studies": sum(SPLIT_SIZES.values()) + 1000,
-                 "splits": {"train": 1000, **SPLIT_SIZES}, "abnormal_rate": 0.45},
-        "sweep": {"experiment_dir": "tune", "metric": "throughput_multiplier", "mode": "max",
-                  "n_trials": len(trials), "trials": trials},
-        "best": {k: trials[0][k] for k in ("trial_id", "backbone", "lr", "checkpoint_path")},
-        "calibration": scored.calibration, "abstention": scored.abstention,
-        "simulation": scored.simulation,
-        "pile": {"root": "/data/pile", "generated": generated,
-                 **({"true_prevalence": float(y_pile.mean())} if pile_truth else {}),
-                 "ingest": {}, **pile.summary},
-        "timings": {"total_s": 123.0}, "config": "config.json",
-    }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=json_default))
+    pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
+                 **({"true_prevalence": float(y_pile.mean())} if pile_truth else {})}
+    data = {"source": cfg.source, "n_studies": sum(SPLIT_SIZES.values()) + 1000,
+            "splits": {"train": 1000, **SPLIT_SIZES}, "abnormal_rate": 0.45}
+    metrics = assemble_metrics(
+        run_id=run_dir.name, created="2026-01-01T00:00:00+00:00", generated=generated,
+        data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}", data=data,
+        rows=rows, selection_rule=SELECTION_RULE, metric="throughput_multiplier", best=best,
+        scored=scored, pile_info=pile_info, pile_summary=pile.summary,
+        timings={"total_s": 123.0})
+    write_metrics(run_dir, metrics)
     return run_dir
 
 

@@ -1,8 +1,10 @@
-"""Reading Tune experiment folders: real Tune output, a live (torn) one, and the Pareto front."""
+"""Reading Tune experiment folders with ExperimentAnalysis: a finished sweep, a live one (running,
+pending, torn), and the Pareto front."""
 
 from __future__ import annotations
 
-import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -30,57 +32,104 @@ def test_real_tune_experiment_is_read_with_status_params_and_rows(tune_experimen
     assert exp.finished
 
 
-def _trial_dir(root: Path, name: str, params: dict, lines: list[str]) -> Path:
-    d = root / name
-    d.mkdir()
-    (d / "params.json").write_text(json.dumps(params))
-    (d / "result.json").write_text("\n".join(lines) + "\n")
-    return d
+def _live_trial(gate: str):
+    """A Tune function trial that reports once, waits for `gate` to exist, then reports a final
+    row (lr 0.1 reports an undefined miss rate, NaN). A closure, so Ray pickles it by value."""
+
+    def live_trial(config: dict) -> None:
+        import os
+        import time
+
+        import ray.tune
+
+        ray.tune.report({"val_auroc": 0.6 + config["lr"]})
+        while not os.path.exists(gate):
+            time.sleep(0.05)
+        ray.tune.report({"final": 1, "throughput_multiplier": 1.5,
+                         "missed_per_1000_auto_cleared": (float("nan") if config["lr"] < 0.15
+                                                          else 2.5)})
+
+    return live_trial
 
 
-def test_torn_last_line_of_a_live_sweep_is_reported_not_dropped_silently(tmp_path):
-    def rows(tid: str, n: int) -> list[str]:
-        return [json.dumps({"trial_id": tid, "training_iteration": i, "val_auroc": 0.6 + i / 10})
-                for i in range(1, n + 1)]
+@pytest.fixture(scope="module")
+def live_sweep(ray_local, tmp_path_factory) -> tuple[Path, Path]:
+    """(a copy of a real Tune experiment directory taken mid-sweep: the first trial has reported
+    once and waits, the second has not started; the same experiment once finished)."""
+    import threading
 
-    _trial_dir(tmp_path, "trial_abc_00000_0_lr=0.1", {"lr": 0.1},
-               [*rows("abc_00000", 2), '{"trial_id": "abc_0'])
-    _trial_dir(tmp_path, "trial_abc_00001_1_lr=0.2", {"lr": 0.2}, rows("abc_00001", 1))
+    from ray import tune
+
+    root = tmp_path_factory.mktemp("live")
+    gate, snap, exp_dir = root / "go", root / "snapshot", root / "store" / "live"
+    tuner = tune.Tuner(  # one trial at a time: it takes all 4 of ray_local's CPUs
+        tune.with_resources(_live_trial(str(gate)), {"cpu": 4}),
+        param_space={"lr": tune.grid_search([0.1, 0.2])},
+        run_config=tune.RunConfig(name="live", storage_path=str(root / "store"), verbose=0),
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")  # a fresh snapshot on every controller step
+        run = threading.Thread(target=tuner.fit, daemon=True)
+        run.start()
+        deadline, caught = time.monotonic() + 90, False
+        while not caught and time.monotonic() < deadline and run.is_alive():
+            time.sleep(0.2)
+            if not any(exp_dir.glob("experiment_state-*.json")):
+                continue
+            shutil.rmtree(snap, ignore_errors=True)
+            shutil.copytree(exp_dir, snap)
+            exp = load_experiment(snap)
+            caught = (sorted(len(t.rows) for t in exp.trials) == [0, 1]
+                      and any(t.last_result for t in exp.trials))  # the snapshot has the report
+        gate.touch()
+        run.join(timeout=120)
+    assert caught, "no mid-sweep snapshot with one trial reported and one pending"
+    assert not run.is_alive(), "the live sweep did not finish"
+    return snap, exp_dir
+
+
+@pytest.mark.ray
+def test_live_snapshot_shows_running_and_pending_trials(live_sweep):
+    exp = load_experiment(live_sweep[0])
+    assert exp.warnings == [] and exp.hyperparams == ["lr"] and not exp.finished
+    started, pending = sorted(exp.trials, key=lambda t: -len(t.rows))
+    # Tune's snapshot says PENDING for both; the started trial's folder says it runs
+    assert started.status == "RUNNING" and started.logdir is not None
+    assert started.metric("val_auroc") is not None and started.metric("throughput_multiplier") is None
+    assert pending.status == "PENDING" and pending.logdir is None and pending.rows == []
+    assert {started.params["lr"], pending.params["lr"]} == {0.1, 0.2}
+
+
+@pytest.mark.ray
+def test_torn_last_line_of_a_live_sweep_is_reported_not_dropped_silently(live_sweep, tmp_path):
+    live = shutil.copytree(live_sweep[0], tmp_path / "live")
+    started = next(t for t in load_experiment(live).trials if t.rows)
+    with (started.logdir / "result.json").open("a") as f:
+        f.write('{"trial_id": "' + started.trial_id[:3])  # the sweep is mid-write
+    exp = load_experiment(live)
+    assert len(exp.warnings) == 1 and "result.json" in exp.warnings[0]
+    assert "sweep may be writing" in exp.warnings[0]
+    torn = next(t for t in exp.trials if t.trial_id == started.trial_id)
+    # still listed, still running, its last result (from Tune's snapshot) still shown
+    assert torn.status == "RUNNING" and len(torn.rows) == 1
+    assert torn.metric("val_auroc") == started.metric("val_auroc")
+
+
+@pytest.mark.ray
+def test_trial_folder_missing_from_the_snapshot_is_reported(tune_experiment, tmp_path):
+    exp_dir = shutil.copytree(tune_experiment, tmp_path / "tune")
+    first = load_experiment(exp_dir).trials[0].logdir
+    shutil.copytree(first, exp_dir / (first.name + "_copy"))
+    exp = load_experiment(exp_dir)
+    assert len(exp.trials) == 4
+    assert len(exp.warnings) == 1 and first.name + "_copy" in exp.warnings[0]
+
+
+def test_directory_before_tunes_first_snapshot_has_no_trials_yet(tmp_path):
+    (tmp_path / "trial_x_00000_0").mkdir()
     exp = load_experiment(tmp_path)
-    first = next(t for t in exp.trials if t.trial_id == "abc_00000")
-    assert len(first.rows) == 2
-    assert len(exp.warnings) == 1 and "line 3" in exp.warnings[0]
-    assert "result.json" in exp.warnings[0] and "sweep may be writing" in exp.warnings[0]
-    assert exp.hyperparams == ["lr"]  # no state file: the params that vary
-    assert {t.status for t in exp.trials} == {"RUNNING"} and not exp.finished
-
-
-def test_state_file_adds_pending_trials_and_statuses(tmp_path):
-    _trial_dir(tmp_path, "trial_x_00000_0", {"lr": 0.1},
-               [json.dumps({"trial_id": "x_00000", "training_iteration": 1, "loss": 1.0})])
-    state = {"trial_data": [
-        [json.dumps({"trial_id": "x_00000", "status": "RUNNING",
-                     "relative_logdir": "trial_x_00000_0",
-                     "evaluated_params": {"lr": 0.1}, "config": {"lr": 0.1}}), "{}"],
-        [json.dumps({"trial_id": "x_00001", "status": "PENDING", "relative_logdir": None,
-                     "evaluated_params": {"lr": 0.2}, "config": {"lr": 0.2}}), "{}"],
-        ["not json", "{}"],
-    ]}
-    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
-    exp = load_experiment(tmp_path)
-    assert [(t.trial_id, t.status) for t in exp.trials] == [("x_00000", "RUNNING"),
-                                                            ("x_00001", "PENDING")]
-    assert exp.trials[1].logdir is None and exp.trials[1].params == {"lr": 0.2}
-    assert len(exp.warnings) == 1 and "trial_data[2]" in exp.warnings[0]
-
-
-def test_two_folders_with_one_trial_id_are_both_kept_and_reported(tmp_path):
-    line = json.dumps({"trial_id": "dup_00000", "training_iteration": 1, "loss": 1.0})
-    _trial_dir(tmp_path, "trial_dup_00000_a", {"lr": 0.1}, [line])
-    _trial_dir(tmp_path, "trial_dup_00000_b", {"lr": 0.2}, [line])
-    exp = load_experiment(tmp_path)
-    assert len(exp.trials) == 2
-    assert len(exp.warnings) == 1 and "dup_00000" in exp.warnings[0]
+    assert exp.trials == [] and exp.state_file is None and not exp.finished
+    assert len(exp.warnings) == 1 and "experiment_state" in exp.warnings[0]
 
 
 def test_missing_experiment_dir_names_the_path(tmp_path):
@@ -109,15 +158,15 @@ def test_pareto_front_is_exactly_the_non_dominated_set(pts):
         assert (i in front) == (not dominated)
 
 
-def test_nan_metrics_show_as_na_and_sort_last(tmp_path):
+@pytest.mark.ray
+def test_nan_metrics_show_as_na_and_sort_last(live_sweep):
     from triage_ray.report.dashboard import render_dashboard
 
-    for i, miss in enumerate(("NaN", "2.5")):  # Python's json writes NaN for an undefined rate
-        _trial_dir(tmp_path, f"trial_n_0000{i}_{i}", {"lr": 0.1 * (i + 1)},
-                   [f'{{"trial_id": "n_0000{i}", "training_iteration": 1, "final": 1, '
-                    f'"throughput_multiplier": 1.5, "missed_per_1000_auto_cleared": {miss}}}'])
-    exp = load_experiment(tmp_path)
-    assert exp.trials[0].metric("missed_per_1000_auto_cleared") is None
+    exp = load_experiment(live_sweep[1])  # the finished sweep: lr 0.1 reported a NaN miss rate
+    assert exp.finished and exp.warnings == []
+    nan_trial, ok = sorted(exp.trials, key=lambda t: t.params["lr"])
+    assert nan_trial.metric("missed_per_1000_auto_cleared") is None
+    assert ok.metric("missed_per_1000_auto_cleared") == 2.5
     page = render_dashboard(exp)
     assert '<td data-v="">n/a</td>' in page and ">nan<" not in page.lower()
     assert '<td data-v="2.5">2.5</td>' in page

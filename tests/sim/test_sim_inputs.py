@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sim import READ_TIME_DISTRIBUTIONS, Bucket, Staffing, Worklist, with_prevalence
 from sim.clock import calendar_to_work, ends_to_calendar, start_to_calendar, starts_to_calendar
-from sim.stats import mean_ci, t975
+from sim.stats import mean_ci
 from sim.worklist import dprime_for_auc, synthetic_worklist
 
 
@@ -92,8 +92,13 @@ def test_clock_round_trips_inside_shifts(w: float, h: float):
 def test_t_quantile_and_interval():
     from scipy import stats
 
-    for df in [1, 2, 3, 5, 10, 11, 30, 200]:
-        assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=1e-5)
+    # the half-width is Student's t quantile (df = n - 1) x sd / sqrt(n), small df included
+    for n in [2, 3, 4, 6, 11, 12, 31, 201]:
+        x = np.arange(n, dtype=float) ** 1.5
+        mean, lo, hi = mean_ci(x)
+        half = stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / np.sqrt(n)
+        assert mean == pytest.approx(x.mean()) and hi - mean == pytest.approx(half, rel=1e-9)
+        assert mean - lo == pytest.approx(half, rel=1e-9)
     mean, lo, hi = mean_ci(np.array([1.0, 2.0, 3.0, np.nan]))
     assert mean == 2.0 and hi - mean == pytest.approx(stats.t.ppf(0.975, 2) / np.sqrt(3))
     assert np.isnan(mean_ci(np.array([4.0]))[1])

@@ -26,3 +26,79 @@ def test_smoke_config_is_small_and_round_trips(tmp_path):
 def test_invalid_values_fail_at_construction(bad):
     with pytest.raises(ValueError):
         XrayConfig.from_dict(bad)
+
+
+@pytest.mark.parametrize(("key", "value", "registry"), [
+    ("source", "dicom", "triage_ray.xray.sources:SOURCES"),
+    ("calibrator", "beta", "triage_ray.calibrate:CALIBRATORS"),
+    ("t_low_rule", "ltt", "triage_ray.abstain:T_LOW_RULES"),
+    ("t_high_rule", "npv", "triage_ray.abstain:T_HIGH_RULES"),
+    ("sim_policy", "auto-clear", "sim:POLICIES"),
+    ("uncertain_order", "fifo", "triage_ray.abstain:UNCERTAIN_ORDERS"),
+    ("backbones", ["resnet10t", "resnet9000"], "triage_ray.models:BACKBONES"),
+])
+def test_every_registered_choice_is_checked_at_start_up_naming_the_allowed_values(key, value,
+                                                                                 registry):
+    import importlib
+
+    module, name = registry.split(":")
+    allowed = sorted(getattr(importlib.import_module(module), name))
+    assert len(allowed) >= 2  # a registry, not a constant
+    with pytest.raises(ValueError) as e:
+        XrayConfig.from_dict({key: value})
+    assert str(allowed) in str(e.value) and key in str(e.value)
+    ok = allowed[:1] if key == "backbones" else allowed[0]
+    extra = {"data_root": "/data"} if key == "source" else {}
+    XrayConfig.from_dict({key: ok, **extra})  # and each allowed value is accepted
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("epochs", "3"), ("epochs", 2.5), ("alpha", "0.01"), ("smoke", 1), ("lrs", 0.001),
+    ("lrs", ["0.001"]), ("splits", {"train": "0.5"}), ("backbones", "resnet10t"),
+    ("aging_cap_days", True), ("data_root", 3),
+])
+def test_wrong_value_types_fail_naming_the_field_and_type(key, value):
+    with pytest.raises(TypeError, match=f"XrayConfig.{key} must be"):
+        XrayConfig.from_dict({key: value})
+
+
+def test_ints_are_accepted_for_floats_and_none_for_optionals():
+    cfg = XrayConfig.from_dict({"hours_per_day": 6, "aging_cap_days": None, "lrs": [1, 0.5]})
+    assert cfg.hours_per_day == 6 and cfg.aging_cap_days is None
+
+
+def test_the_generic_csv_source_is_selectable(tmp_path):
+    from triage_ray.xray.sources import SOURCES
+
+    assert "generic" in SOURCES and SOURCES["generic"].needs_data_root
+    XrayConfig.from_dict({"source": "generic", "data_root": str(tmp_path)})
+
+
+def test_resume_applies_no_silent_override(tmp_path):
+    from triage_ray.xray.config import resumed_config
+
+    saved = tmp_path / "config.json"
+    cfg = XrayConfig.smoke_config(epochs=2)
+    cfg.save(saved)
+    assert resumed_config(saved, {}) == cfg
+    assert resumed_config(saved, {"epochs": 2}) == cfg  # the same value is no change
+    with pytest.raises(ValueError, match="epochs: saved 2, asked 3"):
+        resumed_config(saved, {"epochs": 3})
+    with pytest.raises(ValueError, match="unknown XrayConfig keys"):
+        resumed_config(saved, {"epoch": 3})
+    with pytest.raises(FileNotFoundError, match="run directory"):
+        resumed_config(tmp_path / "nope" / "config.json", {})
+
+
+def test_sweep_script_refuses_resume_with_a_changing_set(tmp_path):
+    """The way a user calls it: `sweeps/xray.py --resume RUN --set epochs=5`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    XrayConfig.smoke_config().save(tmp_path / "config.json")
+    root = Path(__file__).parents[2]
+    out = subprocess.run([sys.executable, "sweeps/xray.py", "--resume", str(tmp_path), "--set",
+                          "epochs=5"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "epochs: saved 1, asked 5" in out.stderr

@@ -78,7 +78,7 @@ def test_worklist_holds_every_study_once_and_counts_add_up(held, scored, tmp_pat
     wl = pd.read_parquet(tmp_path / "worklist.parquet")
     assert len(wl) == 4997 and wl["study_id"].is_unique
     assert sorted(wl["read_rank"]) == list(range(4997))
-    assert result.summary["n_studies"] == 5000 and result.summary["n_skipped"] == 3
+    assert result.summary.n_studies == 5000 and result.summary.n_skipped == 3
     with pytest.raises(RuntimeError, match="count mismatch"):
         score_pile(studies, missing, sc, held, cfg, tmp_path, truth=truth, skipped=[])
 
@@ -89,7 +89,7 @@ def test_the_no_model_baseline_reads_the_pile_in_arrival_order(held, scored, tmp
     cfg, sc = scored
     studies, logits, truth = _pile(0.40, n=5000)
     result = score_pile(studies, logits, sc, held, cfg, tmp_path, truth=truth)
-    ttr = result.summary["simulation"]["metrics"]["abnormal_ttr_median_ratio"]
+    ttr = result.summary.simulation.to_dict()["metrics"]["abnormal_ttr_median_ratio"]
     assert ttr["mean"] < 0.8, ttr  # an informative model reports abnormal studies sooner
     wl = pd.read_parquet(tmp_path / "worklist.parquet")
     assert sorted(wl["arrival_index"]) == list(range(5000))

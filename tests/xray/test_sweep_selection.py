@@ -1,4 +1,4 @@
-"""How the sweep chooses among trained configurations (`triage_ray.xray.sweep.rank_trials`)."""
+"""How the sweep chooses among trained configurations (`triage_ray.xray.select.rank_trials`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.score import score_heldout
-from triage_ray.xray.sweep import rank_trials, select_best
+from triage_ray.xray.select import rank_trials, select_best
 
 
 def _row(tid: str, *, feasible: float = 0.0, tp: float = 1.0, ci: float = 0.001,
@@ -51,6 +51,6 @@ def test_selection_figures_come_from_the_select_split_not_test() -> None:
     # informative on select, pure noise on test: a selection that read test would see AUROC ~0.5
     logit = {s: rng.normal((2.0 * y[s] - 1.0) * (s != "test"), 1.0) for s in sizes}
     held = HeldOutLogits({s: np.arange(n).astype(str) for s, n in sizes.items()}, y, logit)
-    m = score_heldout(held, XrayConfig.smoke_config(pile_size=2000), n_boot=20).tune_metrics()
+    m = score_heldout(held, XrayConfig.smoke_config(pile_size=2000), n_boot=20).trial_metrics().to_dict()
     assert m["select_auroc"] > 0.8 and abs(m["test_auroc"] - 0.5) < 0.1
     assert m["select_abnormal_ttr_median_ratio"] < 1.0  # likely-abnormal studies read sooner

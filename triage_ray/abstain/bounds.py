@@ -12,6 +12,7 @@ above t_high), from the bucket's n studies of which k are abnormal:
   delta / 2, so both hold together with probability >= 1 - delta. In effect the pooled rule runs
   at a stricter alpha when pi' > pi.
 `level=None` gives the plug-in point estimate (no guarantee; used by the naive rule).
+The one-sided CP bounds themselves are `triage_ray.common.stats.cp_upper` / `cp_lower`.
 """
 
 from __future__ import annotations
@@ -19,25 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaincinv
 
-
-def cp_upper(k: np.ndarray, n: np.ndarray, delta: float) -> np.ndarray:
-    """One-sided (1 - delta) Clopper-Pearson upper bound on a binomial rate; 1 where n == 0."""
-    k, n = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
-    out = np.ones(k.shape)
-    ok = k < n
-    out[ok] = betaincinv(k[ok] + 1.0, n[ok] - k[ok], 1.0 - delta)
-    return out
-
-
-def cp_lower(k: np.ndarray, n: np.ndarray, delta: float) -> np.ndarray:
-    """One-sided (1 - delta) Clopper-Pearson lower bound on a binomial rate; 0 where k == 0."""
-    k, n = np.broadcast_arrays(np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64))
-    out = np.zeros(k.shape)
-    ok = k > 0
-    out[ok] = betaincinv(k[ok], n[ok] - k[ok] + 1.0, delta)
-    return out
+from triage_ray.common.stats import cp_lower, cp_upper
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, empty: float) -> np.ndarray:

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from triage_ray.calibrate.report import CI_LEVEL, bootstrap_weights
+from triage_ray.calibrate.report import CI_LEVEL
 from triage_ray.calibrate.validation import as_labels, as_probabilities
+from triage_ray.common.stats import bootstrap_weights, percentile_interval
 
 EM_TOL = 1e-10  # absolute tolerance on the prevalence estimate
 BBSE_MIN_GAP = 0.05  # TPR - FPR below this makes the 2x2 confusion matrix near-singular
@@ -122,9 +123,8 @@ def estimate_prior_bbse(p_unlabeled: object, p_val: object, y_val: object,
 
 
 def _ci(value: float, reps: np.ndarray, level: float) -> dict[str, float]:
-    tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(reps, [tail, 100 - tail])
-    return {"value": float(value), "ci_low": float(lo), "ci_high": float(hi)}
+    lo, hi = percentile_interval(reps, level)
+    return {"value": float(value), "ci_low": lo, "ci_high": hi}
 
 
 def youden_threshold(p_val: np.ndarray, y_val: np.ndarray) -> float:

@@ -1,14 +1,17 @@
-"""Numerically stable link functions used by every calibrator (numpy only)."""
+"""Numerically stable link functions used by every calibrator (numpy / scipy only).
+
+`sigmoid` is the project's one logistic function, `triage_ray.common.stats.sigmoid`, re-exported
+here beside its inverse `logit`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp, softmax
+from scipy.special import log_expit, logsumexp, softmax
 
+from triage_ray.common.stats import sigmoid
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return expit(z)
-
+__all__ = ["binary_nll_of_logits", "logit", "multiclass_nll_of_logits", "sigmoid", "softmax_rows"]
 
 def softmax_rows(z: np.ndarray) -> np.ndarray:
     return softmax(z, axis=1)

@@ -1,8 +1,9 @@
 """Metrics with bootstrap confidence intervals, paired before/after tables, reliability curves.
 
-CIs are percentile bootstrap intervals. Replicates reweight the rows (multinomial counts) instead of
-gathering them, so each replicate is O(n). Pass `groups` (e.g. patient ids) to resample whole
-patients: studies of one patient are correlated and a row bootstrap would understate the width.
+CIs are percentile bootstrap intervals (`triage_ray.common.stats`). Replicates reweight the rows
+(multinomial counts) instead of gathering them, so each replicate is O(n). Pass `groups` (e.g.
+patient ids) to resample whole patients: studies of one patient are correlated and a row
+bootstrap would understate the width.
 In `calibration_table` every method is scored on the *same* replicates, so the CI of a difference
 ("after minus before") is paired and much narrower than comparing two separate CIs.
 """
@@ -23,6 +24,7 @@ from triage_ray.calibrate.metrics import (
     equal_width_bins,
 )
 from triage_ray.calibrate.validation import as_labels, as_scores, n_classes_of
+from triage_ray.common.stats import bootstrap_weights, percentile_interval
 
 CI_LEVEL = 0.95
 
@@ -37,23 +39,6 @@ def _prepare(y: object, p: object, n_bins: int) -> tuple[Any, dict[str, Callable
     return PreparedMulticlass.build(lab, s, n_bins), MULTICLASS_METRICS, np.arange(s.shape[0])
 
 
-def bootstrap_weights(n: int, n_boot: int, seed: int, groups: object = None):
-    """Yield `n_boot` frequency-weight vectors (n,): row or cluster (group) bootstrap."""
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        for _ in range(n_boot):
-            yield np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        return
-    g = np.asarray(groups)
-    if g.shape != (n,):
-        raise ValueError(f"groups: expected shape ({n},), got {g.shape}")
-    _, gid = np.unique(g, return_inverse=True)
-    n_groups = int(gid.max()) + 1
-    for _ in range(n_boot):
-        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
-        yield counts[gid].astype(np.float64)
-
-
 def _summary(value: float, reps: np.ndarray, level: float) -> dict[str, float]:
     """Percentile interval plus the bootstrap bias estimate mean(replicates) - value.
 
@@ -61,9 +46,8 @@ def _summary(value: float, reps: np.ndarray, level: float) -> dict[str, float]:
     adds that bias again, so with few studies per bin the interval can sit above the point value.
     `bias` makes that visible instead of hiding it.
     """
-    tail = 100 * (1 - level) / 2
     ok = reps[np.isfinite(reps)]  # AUROC is undefined on a replicate with one class only
-    lo, hi = (np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan))
+    lo, hi = percentile_interval(ok, level) if ok.size else (np.nan, np.nan)
     bias = float(ok.mean() - value) if ok.size else float("nan")
     return {"value": float(value), "ci_low": float(lo), "ci_high": float(hi), "bias": bias}
 

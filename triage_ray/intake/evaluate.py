@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from triage_ray.calibrate import TemperatureScaler, metrics
+from triage_ray.calibrate.functional import softmax_rows
+from triage_ray.common.stats import bootstrap_weights, percentile_interval, t_interval
 
 
 @dataclass
@@ -48,16 +50,15 @@ def _macro_f1_from_cm(cm: np.ndarray) -> np.ndarray:
 class BootstrapPlan:
     """Shared replicates for one data setting: record counts (B, n) and seed weights (B, S).
 
-    A replicate's confusion matrix is counts @ one-hot(y * K + pred): one sparse product per
-    seed instead of B resampled copies of the test set.
+    Both are `triage_ray.common.stats.bootstrap_weights` draws from one stream (records first,
+    then seeds). A replicate's confusion matrix is counts @ one-hot(y * K + pred): one sparse
+    product per seed instead of B resampled copies of the test set.
     """
 
     def __init__(self, n: int, n_seeds: int, n_boot: int, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        idx = rng.integers(0, n, size=(n_boot, n))
-        self.counts = np.stack([np.bincount(r, minlength=n) for r in idx]).astype(np.float32)
-        draws = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
-        self.seed_w = np.stack([np.bincount(d, minlength=n_seeds) for d in draws]) / n_seeds
+        self.counts = np.stack(list(bootstrap_weights(n, n_boot, rng))).astype(np.float32)
+        self.seed_w = np.stack(list(bootstrap_weights(n_seeds, n_boot, rng))) / n_seeds
 
     def f1_replicates(self, y: np.ndarray, preds: np.ndarray, k: int) -> np.ndarray:
         """(B,) seed-averaged macro-F1 per replicate; preds is (S, n) class indices."""
@@ -75,34 +76,22 @@ class BootstrapPlan:
         return (per_seed * self.seed_w).sum(axis=1)
 
 
-def interval(reps: np.ndarray, level: float) -> tuple[float, float]:
-    a = (1.0 - level) / 2
-    lo, hi = np.quantile(reps, [a, 1 - a])
-    return float(lo), float(hi)
-
-
 def f1_summary(y: np.ndarray, preds: np.ndarray, k: int, plan: BootstrapPlan,
                level: float) -> tuple[dict[str, float], np.ndarray]:
     """({"f1", "f1_ci_low", "f1_ci_high", "f1_seed_sd"}, replicates (B,))."""
     per_seed = np.array([macro_f1(y, p, k) for p in preds])
     reps = plan.f1_replicates(y, preds, k)
-    lo, hi = interval(reps, level)
+    lo, hi = percentile_interval(reps, level)
     sd = float(per_seed.std(ddof=1)) if per_seed.size > 1 else 0.0
     return {"f1": float(per_seed.mean()), "f1_ci_low": lo, "f1_ci_high": hi,
             "f1_seed_sd": sd}, reps
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def seed_interval(values: np.ndarray, level: float) -> tuple[float, float]:
     """Student-t interval of the mean over seeds (seed-to-seed variation only)."""
     if values.size < 2:
         return float(values.mean()), float(values.mean())
-    half = stats.t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
-    return float(values.mean() - half), float(values.mean() + half)
+    return t_interval(values, level)
 
 
 CAL_METRICS = {"top_label_ece": metrics.top_label_ece, "classwise_ece": metrics.classwise_ece,
@@ -117,7 +106,7 @@ def calibration_summary(p: TaskPredictions, level: float, n_bins: int) -> dict[s
     for s in range(p.logits.shape[0]):
         ts = TemperatureScaler().fit(p.val_logits[s], p.val_y)
         temps.append(ts.temperature_)
-        for when, P in (("before", _softmax(p.logits[s])), ("after", ts.predict_proba(p.logits[s]))):
+        for when, P in (("before", softmax_rows(p.logits[s])), ("after", ts.predict_proba(p.logits[s]))):
             for name, fn in CAL_METRICS.items():
                 kw = {"n_bins": n_bins} if "ece" in name else {}
                 vals.setdefault(f"{name}_{when}", []).append(float(fn(p.y, P, **kw)))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from triage_ray.common.stats import sigmoid
 from triage_ray.intake import text
 from triage_ray.intake.complaints import (
     COMPLAINTS,
@@ -61,18 +62,14 @@ MISSING_RATES: dict[str, float] = {
 PROFILE_NAMES = tuple(VITAL_PROFILES)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def _comorbidities(age: np.ndarray, sex: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n, M) bool, age-dependent prevalence (rough population shapes, a design choice)."""
     p = {
-        "hypertension": 0.55 * _sigmoid((age - 55) / 10), "diabetes": 0.25 * _sigmoid((age - 50) / 12),
-        "coronary_artery_disease": 0.2 * _sigmoid((age - 60) / 10),
-        "heart_failure": 0.12 * _sigmoid((age - 70) / 8), "copd": 0.12 * _sigmoid((age - 60) / 10),
-        "asthma": np.full_like(age, 0.09), "chronic_kidney_disease": 0.1 * _sigmoid((age - 65) / 10),
-        "cancer": 0.08 * _sigmoid((age - 60) / 12),
+        "hypertension": 0.55 * sigmoid((age - 55) / 10), "diabetes": 0.25 * sigmoid((age - 50) / 12),
+        "coronary_artery_disease": 0.2 * sigmoid((age - 60) / 10),
+        "heart_failure": 0.12 * sigmoid((age - 70) / 8), "copd": 0.12 * sigmoid((age - 60) / 10),
+        "asthma": np.full_like(age, 0.09), "chronic_kidney_disease": 0.1 * sigmoid((age - 65) / 10),
+        "cancer": 0.08 * sigmoid((age - 60) / 12),
         "pregnancy": np.where((sex == "F") & (age >= 15) & (age <= 49), 0.08, 0.0),
         "psychiatric_history": np.full_like(age, 0.12), "immunosuppression": np.full_like(age, 0.04),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from triage_ray.intake.evaluate import interval
+from triage_ray.common.stats import percentile_interval
 
 POSITIVE, NEGATIVE, INCONCLUSIVE = "positive", "negative", "inconclusive"
 
@@ -28,6 +28,6 @@ def paired_difference(f1_a: float, f1_b: float, reps_a: np.ndarray, reps_b: np.n
     if reps_a.shape != reps_b.shape:
         raise ValueError(f"replicates differ in shape: {reps_a.shape} vs {reps_b.shape}; "
                          "both must come from the same BootstrapPlan")
-    lo, hi = interval(reps_a - reps_b, level)
+    lo, hi = percentile_interval(reps_a - reps_b, level)
     return {"delta": f1_a - f1_b, "ci_low": lo, "ci_high": hi, "verdict": verdict(lo, hi),
             "p_gt_0": float(np.mean(reps_a - reps_b > 0))}

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from triage_ray.report.experiment import Experiment, Trial, flatten, load_experiment, pareto_front
+from triage_ray.report.figures import new_figure, report_style
 
 X_METRIC = "throughput_multiplier"  # triage_ray.xray.sweep.METRIC: higher is better
 Y_METRIC = "missed_per_1000_auto_cleared"  # lower is better
@@ -41,23 +42,14 @@ DEFAULT_NAME = "dashboard.html"
 
 
 # ----------------------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"font.size": 8, "axes.spines.top": False, "axes.spines.right": False})
-    return plt
+# The reports' style (figures.report_style) at screen size; applied per figure, never globally.
+STYLE = {"font.size": 8, "axes.titlesize": "large"}
 
 
 def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -72,23 +64,24 @@ def pareto_figure(trials: Sequence[Trial], x: str, y: str) -> tuple[str | None, 
     if not pts:
         return None, []
     front = [pts[i][0].trial_id for i in pareto_front([(a, b) for _, a, b in pts])]
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.2, 4.0))
-    for t, a, b in pts:
-        ok = t.metric(FEASIBLE)
-        ax.scatter(a, b, s=46, marker="o" if ok != 0.0 else "X",
-                   color="#1f5fa8" if ok != 0.0 else "#c0392b", zorder=3)
-        ax.annotate(short_id(t.trial_id), (a, b), xytext=(4, 3), textcoords="offset points",
-                    fontsize=7)
-    fx = [next(a for t, a, _ in pts if t.trial_id == i) for i in front]
-    fy = [next(b for t, _, b in pts if t.trial_id == i) for i in front]
-    ax.plot(fx, fy, color="#2e8b57", lw=1.5, zorder=2, label="Pareto front")
-    ax.scatter([], [], marker="o", color="#1f5fa8", label="bound holds")
-    ax.scatter([], [], marker="X", color="#c0392b", label="bound fails")
-    ax.set(xlabel=f"{x} (higher is better)", ylabel=f"{y} (lower is better)",
-           title="Throughput vs missed abnormals")
-    ax.legend(fontsize=7, frameon=False)
-    return _png(fig), front
+    with report_style(STYLE):
+        fig = new_figure((6.2, 4.0))
+        ax = fig.subplots()
+        for t, a, b in pts:
+            ok = t.metric(FEASIBLE)
+            ax.scatter(a, b, s=46, marker="o" if ok != 0.0 else "X",
+                       color="#1f5fa8" if ok != 0.0 else "#c0392b", zorder=3)
+            ax.annotate(short_id(t.trial_id), (a, b), xytext=(4, 3), textcoords="offset points",
+                        fontsize=7)
+        fx = [next(a for t, a, _ in pts if t.trial_id == i) for i in front]
+        fy = [next(b for t, _, b in pts if t.trial_id == i) for i in front]
+        ax.plot(fx, fy, color="#2e8b57", lw=1.5, zorder=2, label="Pareto front")
+        ax.scatter([], [], marker="o", color="#1f5fa8", label="bound holds")
+        ax.scatter([], [], marker="X", color="#c0392b", label="bound fails")
+        ax.set(xlabel=f"{x} (higher is better)", ylabel=f"{y} (lower is better)",
+               title="Throughput vs missed abnormals")
+        ax.legend(fontsize=7, frameon=False)
+        return _png(fig), front
 
 
 def _param_axis(values: list[Any]) -> tuple[list[float], list[str] | None, bool]:
@@ -108,23 +101,23 @@ def hyperparam_figure(exp: Experiment, metrics: Sequence[str]) -> str | None:
     metrics = [m for m in metrics if any(t.metric(m) is not None for t in exp.trials)]
     if not params or not metrics:
         return None
-    plt = _plt()
-    fig, axes = plt.subplots(len(metrics), len(params), squeeze=False,
-                             figsize=(3.0 * len(params) + 0.6, 2.2 * len(metrics) + 0.4))
-    for j, p in enumerate(params):
-        vals = [flatten(t.params).get(p) for t in exp.trials]
-        pos, cats, log = _param_axis(vals)
-        for i, m in enumerate(metrics):
-            ax = axes[i][j]
-            ys = [t.metric(m) for t in exp.trials]
-            xs = [x for x, y in zip(pos, ys, strict=True) if y is not None]
-            ax.scatter(xs, [y for y in ys if y is not None], s=28, color="#1f5fa8", alpha=0.8)
-            if cats is not None:
-                ax.set_xticks(range(len(cats)), cats, rotation=20, fontsize=7)
-            if log:
-                ax.set_xscale("log")
-            ax.set(xlabel=p if i == len(metrics) - 1 else "", ylabel=m if j == 0 else "")
-    return _png(fig)
+    with report_style(STYLE):
+        fig = new_figure((3.0 * len(params) + 0.6, 2.2 * len(metrics) + 0.4))
+        axes = fig.subplots(len(metrics), len(params), squeeze=False)
+        for j, p in enumerate(params):
+            vals = [flatten(t.params).get(p) for t in exp.trials]
+            pos, cats, log = _param_axis(vals)
+            for i, m in enumerate(metrics):
+                ax = axes[i][j]
+                ys = [t.metric(m) for t in exp.trials]
+                xs = [x for x, y in zip(pos, ys, strict=True) if y is not None]
+                ax.scatter(xs, [y for y in ys if y is not None], s=28, color="#1f5fa8", alpha=0.8)
+                if cats is not None:
+                    ax.set_xticks(range(len(cats)), cats, rotation=20, fontsize=7)
+                if log:
+                    ax.set_xscale("log")
+                ax.set(xlabel=p if i == len(metrics) - 1 else "", ylabel=m if j == 0 else "")
+        return _png(fig)
 
 
 def curves_figure(exp: Experiment, metrics: Sequence[str]) -> str | None:
@@ -133,17 +126,18 @@ def curves_figure(exp: Experiment, metrics: Sequence[str]) -> str | None:
                if any(sum(m in r and r[m] is not None for r in t.rows) > 1 for t in exp.trials)]
     if not metrics:
         return None
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(metrics), squeeze=False, figsize=(3.4 * len(metrics), 2.7))
-    for ax, m in zip(axes[0], metrics, strict=True):
-        for t in exp.trials:
-            pts = [(r.get("training_iteration"), r[m]) for r in t.rows
-                   if isinstance(r.get(m), int | float) and r.get("training_iteration") is not None]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker=".", lw=1, label=short_id(t.trial_id))
-        ax.set(xlabel="report (epoch)", title=m)
-    axes[0][0].legend(fontsize=6, frameon=False)
-    return _png(fig)
+    with report_style(STYLE):
+        fig = new_figure((3.4 * len(metrics), 2.7))
+        axes = fig.subplots(1, len(metrics), squeeze=False)
+        for ax, m in zip(axes[0], metrics, strict=True):
+            for t in exp.trials:
+                pts = [(r.get("training_iteration"), r[m]) for r in t.rows
+                       if isinstance(r.get(m), int | float) and r.get("training_iteration") is not None]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), marker=".", lw=1, label=short_id(t.trial_id))
+            ax.set(xlabel="report (epoch)", title=m)
+        axes[0][0].legend(fontsize=6, frameon=False)
+        return _png(fig)
 
 
 # ----------------------------------------------------------------------------- HTML

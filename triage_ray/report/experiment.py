@@ -1,15 +1,23 @@
-"""Read a Ray Tune experiment directory from its files alone, finished or still running.
+"""Read a Ray Tune experiment directory, finished or still running, with Tune's own reader.
 
-Reads what Tune writes (Ray 2.60): one directory per trial with params.json and result.json (one
-JSON object per reported row; progress.csv holds the same), error.txt when a trial failed, and the
-experiment-level experiment_state-*.json (trial status and the searched parameters). No Ray import
-and no pickle: the dashboard can run beside a live sweep, on a laptop without the cluster, and a
-half-written last line (a sweep mid-write) is skipped and *reported*, never silently dropped.
+`ray.tune.ExperimentAnalysis` (Ray 2.60) reads the experiment_state-*.json snapshot Tune writes
+(trial ids, statuses, configs, searched parameters, last results) and each trial's reported rows
+(result.json, or progress.csv); this module turns that into plain `Trial` / `Experiment` objects
+for the dashboard. No Ray cluster is needed (ExperimentAnalysis only reads files), so the page can
+be built beside a live sweep or on a laptop. What a live sweep shows is handled, and anything
+skipped is *reported* on the page, never dropped silently:
+
+- Tune records a running trial as PENDING in its snapshot (so a restore re-runs it); a PENDING
+  trial whose folder holds Tune's per-trial files has started and is shown as RUNNING (Tune also
+  creates empty folders for trials it has not started).
+- A trial whose rows cannot be read (a half-written last line while the sweep writes it) keeps
+  the last result the snapshot holds, and the page says so.
+- The snapshot is saved every few seconds: a trial folder it does not list yet is named.
+- Before Tune's first snapshot there is nothing to read: the experiment has no trials yet.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Sequence
@@ -30,18 +38,24 @@ TERMINAL = frozenset({"TERMINATED", "ERROR"})
 @dataclass
 class Trial:
     trial_id: str
-    logdir: Path | None  # None: scheduled, no directory yet
+    logdir: Path | None  # None: scheduled, not started (no per-trial files yet)
     status: str  # PENDING | RUNNING | TERMINATED | ERROR | PAUSED (Tune's words)
-    params: dict[str, Any]  # the trial's config (params.json), nested as Tune wrote it
+    params: dict[str, Any]  # the trial's config, nested as Tune holds it
     rows: list[dict[str, Any]] = field(default_factory=list)  # every reported row, in order
     error: str | None = None  # error.txt, when the trial failed
+    last_result: dict[str, Any] = field(default_factory=dict)  # Tune's last result (snapshot)
 
     @property
     def last(self) -> dict[str, Any]:
-        """Each metric's latest reported value (per-epoch metrics survive a final row)."""
+        """Each metric's latest reported value (per-epoch metrics survive a final row). Tune's
+        last result, when it is not older than the rows, has the final say (a metric the last
+        report set to NaN is NaN, not an earlier value)."""
         merged: dict[str, Any] = {}
         for row in self.rows:
             merged.update({k: v for k, v in row.items() if v is not None})
+        it = self.rows[-1].get("training_iteration", 0) if self.rows else 0
+        if self.last_result and self.last_result.get("training_iteration", 0) >= it:
+            merged.update({k: v for k, v in self.last_result.items() if v is not None})
         return merged
 
     def metric(self, name: str) -> float | None:
@@ -56,8 +70,8 @@ class Experiment:
     path: Path
     trials: list[Trial]
     hyperparams: list[str]  # dotted names of the searched parameters
-    warnings: list[str]  # skipped lines, unreadable files: shown on the page
-    state_file: Path | None
+    warnings: list[str]  # unreadable rows, folders the snapshot lacks: shown on the page
+    state_file: Path | None  # the experiment_state-*.json snapshot read (None: none yet)
 
     @property
     def finished(self) -> bool:
@@ -67,7 +81,7 @@ class Experiment:
         """Numeric metrics any trial reported, in first-seen order."""
         names: dict[str, None] = {}
         for t in self.trials:
-            for row in t.rows:
+            for row in (*t.rows, t.last):
                 for k, v in row.items():
                     if k not in TUNE_BOOKKEEPING and isinstance(v, int | float):
                         names.setdefault(k, None)
@@ -85,91 +99,41 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _read_rows(logdir: Path, warnings: list[str]) -> list[dict[str, Any]]:
-    """result.json rows; a line that is not a JSON object is skipped and reported."""
-    path = logdir / "result.json"
-    if not path.is_file():
-        return _read_progress_csv(logdir, warnings)
-    rows = []
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            live = " (the last line: the sweep may be writing it)" if i == len(lines) else ""
-            warnings.append(f"{path}: line {i} is not valid JSON, skipped{live}: {e.msg}")
-            continue
-        if not isinstance(row, dict):
-            warnings.append(f"{path}: line {i} is not a JSON object, skipped")
-            continue
-        row.pop("config", None)  # the trial's config, repeated on every row: params.json has it
-        rows.append(row)
-    return rows
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def _read_progress_csv(logdir: Path, warnings: list[str]) -> list[dict[str, Any]]:
-    path = logdir / "progress.csv"
-    if not path.is_file():
-        return []
-    rows = []
-    with path.open(newline="") as f:
-        for i, rec in enumerate(csv.DictReader(f), start=2):
-            if None in rec:  # more cells than header fields: a torn row
-                warnings.append(f"{path}: row {i} has extra cells, skipped")
-                continue
-            rows.append({k: _parse_cell(v) for k, v in rec.items() if v not in ("", None)})
-    return rows
+def _rows(df: Any) -> list[dict[str, Any]]:
+    """A trial's progress DataFrame as reported rows: the config columns (`config/...`, the
+    trial's config repeated on every row) left out, and so are cells a row did not report (NaN
+    where another row has the column; a reported NaN comes back through the last result)."""
+    cols = [c for c in df.columns if not str(c).startswith("config/")]
+    return [{k: v for k, v in rec.items() if not _missing(v)}
+            for rec in df[cols].to_dict("records")]
 
 
-def _parse_cell(v: str) -> Any:
-    try:
-        return json.loads(v)
-    except json.JSONDecodeError:
-        return v
+def _last_result(trial: Any) -> dict[str, Any]:
+    return {k: v for k, v in (trial.last_result or {}).items() if k != "config"}
 
 
-def _read_json(path: Path, warnings: list[str]) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        warnings.append(f"{path}: unreadable, ignored ({e})")
-        return None
+def _status(status: str, logdir: Path | None, error: str | None) -> str:
+    if error is not None and status not in TERMINAL:
+        return "ERROR"  # failed after the snapshot was saved
+    if status == "PENDING" and logdir is not None:
+        return "RUNNING"  # Tune saves running trials as PENDING; its files say it started
+    return status
 
 
-def _read_state(path: Path, warnings: list[str]) -> dict[str, dict[str, Any]]:
-    """trial_id -> {"status", "evaluated_params", "relative_logdir", "config"} from Tune's state."""
-    state = _read_json(path, warnings)
-    out: dict[str, dict[str, Any]] = {}
-    if not isinstance(state, dict) or not isinstance(state.get("trial_data"), list):
-        if state is not None:
-            warnings.append(f"{path}: no trial_data list; statuses derived from trial folders")
-        return out
-    for i, entry in enumerate(state["trial_data"]):
-        try:
-            info = json.loads(entry[0]) if isinstance(entry, list) else entry
-            out[str(info["trial_id"])] = {k: info.get(k) for k in (
-                "status", "evaluated_params", "relative_logdir", "config")}
-        except (TypeError, KeyError, IndexError, json.JSONDecodeError) as e:
-            warnings.append(f"{path}: trial_data[{i}] unreadable, ignored ({e!r})")
-    return out
+def _started(folder: Path) -> bool:
+    """Tune writes params.json when a trial starts, then result.json / progress.csv rows."""
+    return any((folder / f).is_file() for f in ("params.json", "result.json", "progress.csv"))
 
 
-def _trial_id_of(logdir: Path, rows: list[dict[str, Any]]) -> str:
-    for row in rows:
-        if row.get("trial_id"):
-            return str(row["trial_id"])
-    parts = logdir.name.split("_")  # Tune's dir name: <trainable>_<trial_id: xxxxx_NNNNN>_...
-    return "_".join(parts[1:3]) if len(parts) >= 3 else logdir.name
-
-
-def _derive_status(rows: list[dict[str, Any]], error: str | None) -> str:
-    if error is not None:
-        return "ERROR"
-    if rows and (rows[-1].get("done") or rows[-1].get("final")):
-        return "TERMINATED"
-    return "RUNNING" if rows else "PENDING"
+def _error_text(trial: Any, logdir: Path | None) -> str | None:
+    err = trial.get_error()
+    if err is None and logdir is not None and (logdir / "error.txt").is_file():
+        err = (logdir / "error.txt").read_text(errors="replace")  # newer than the snapshot
+    return err
 
 
 def _varying(trials: Sequence[Trial]) -> list[str]:
@@ -183,43 +147,54 @@ def _varying(trials: Sequence[Trial]) -> list[str]:
     return [k for k in scalar if len({json.dumps(f.get(k)) for f in flat}) > 1]
 
 
+def _trial_folders(path: Path) -> list[Path]:
+    return sorted(d for d in path.iterdir() if d.is_dir() and _started(d))
+
+
 def load_experiment(path: str | Path) -> Experiment:
-    """Every trial under `path` (a Tune experiment directory), with status, params and rows."""
+    """Every trial of the Tune experiment directory `path`, with status, params and rows."""
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: Tune experiment directory not found")
     warnings: list[str] = []
-    states = sorted(path.glob("experiment_state-*.json"), key=lambda p: (p.stat().st_mtime, p.name))
-    state_file = states[-1] if states else None
-    state = _read_state(state_file, warnings) if state_file else {}
-    id_by_dir = {st["relative_logdir"]: tid for tid, st in state.items()
-                 if st.get("relative_logdir")}
-    trials: dict[str, Trial] = {}
-    for logdir in sorted(p for p in path.iterdir() if p.is_dir()):
-        if not ((logdir / "params.json").is_file() or (logdir / "result.json").is_file()):
-            continue
-        params = _read_json(logdir / "params.json", warnings) if (
-            logdir / "params.json").is_file() else None
-        rows = _read_rows(logdir, warnings)
-        err_file = logdir / "error.txt"
-        error = err_file.read_text(errors="replace") if err_file.is_file() else None
-        tid = id_by_dir.get(logdir.name) or _trial_id_of(logdir, rows)
-        if tid in trials:  # two folders claim one id (copied folders?): keep both, say so
-            warnings.append(f"{logdir}: trial id {tid} also in {trials[tid].logdir}; "
-                            f"listed under its folder name")
-            tid = logdir.name
-        trials[tid] = Trial(tid, logdir, _derive_status(rows, error),
-                            params if isinstance(params, dict) else {}, rows, error)
-    for tid, st in state.items():
-        t = trials.get(tid)
-        if t is None:  # scheduled but not started: no folder yet
-            trials[tid] = Trial(tid, None, st.get("status") or "PENDING", st.get("config") or {})
-        elif st.get("status") and not (t.error and st["status"] != "ERROR"):
-            t.status = st["status"]
-    ordered = sorted(trials.values(), key=lambda t: t.trial_id)
-    searched = [k for st in state.values() for k in flatten(st.get("evaluated_params") or {})]
-    hyperparams = list(dict.fromkeys(searched)) or _varying(ordered)
-    return Experiment(path, ordered, hyperparams, warnings, state_file)
+    states = sorted(path.glob("experiment_state-*.json"), key=lambda p: p.name)
+    if not states:
+        warnings.append(f"{path}: no experiment_state-*.json yet (Tune writes its first snapshot "
+                        "shortly after the sweep starts); no trials to show")
+        return Experiment(path, [], [], warnings, None)
+    state_file = states[-1]  # the newest, by Tune's own rule (the largest timestamped name)
+    from ray.tune import ExperimentAnalysis
+
+    try:
+        analysis = ExperimentAnalysis(str(state_file))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        warnings.append(f"{state_file}: unreadable, no trials shown ({e!r})")
+        return Experiment(path, [], [], warnings, state_file)
+    frames = analysis.trial_dataframes
+    trials: list[Trial] = []
+    listed: set[Path] = set()
+    searched: dict[str, None] = {}
+    for tr in analysis.trials:
+        folder = Path(tr.path)
+        listed.add(folder.resolve())
+        logdir = folder if _started(folder) else None
+        last = _last_result(tr)
+        rows = _rows(frames[tr.trial_id])
+        if not rows and "training_iteration" in last:  # reported, per Tune's snapshot
+            warnings.append(f"{folder / 'result.json'}: rows could not be read (a torn or "
+                            "invalid line: the sweep may be writing it); showing only the last "
+                            f"result in Tune's snapshot {state_file.name}")
+            rows = [last]
+        error = _error_text(tr, logdir)
+        trials.append(Trial(tr.trial_id, logdir, _status(tr.status, logdir, error),
+                            dict(tr.config or {}), rows, error, last))
+        searched.update(dict.fromkeys(flatten(tr.evaluated_params or {})))
+    for d in _trial_folders(path):
+        if d.resolve() not in listed:
+            warnings.append(f"{d}: a trial folder that Tune's snapshot {state_file.name} does "
+                            "not list (started after the snapshot, or copied in); not shown")
+    ordered = sorted(trials, key=lambda t: t.trial_id)
+    return Experiment(path, ordered, list(searched) or _varying(ordered), warnings, state_file)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

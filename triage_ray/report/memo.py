@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from triage_ray.common.stats import clopper_pearson
 from triage_ray.report import figures, scope
 from triage_ray.report.doc import (
     Bullets,
@@ -30,7 +31,7 @@ from triage_ray.report.pdf import write_pdf
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.sensitivity import load_or_compute
-from triage_ray.xray.sweep import SELECTION_RULE, rank_trials
+from triage_ray.xray.select import SELECTION_RULE, rank_trials
 
 MAX_PAGES = 3
 MEMO_FILES = ("memo.pdf", "memo.md", "memo.html")
@@ -85,16 +86,6 @@ def stop_rule(run: RunArtifacts) -> tuple[int, int]:
     return k, n
 
 
-def exact_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Clopper-Pearson interval for k events in n trials."""
-    from scipy.special import betaincinv
-
-    tail = (1.0 - level) / 2
-    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, tail))
-    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1.0 - tail))
-    return lo, hi
-
-
 def reliability(run: RunArtifacts) -> Figure:
     """The reliability diagram (raw vs temperature-scaled) drawn into run_dir/figures/."""
     rel = run.get("calibration.reliability")
@@ -103,7 +94,8 @@ def reliability(run: RunArtifacts) -> Figure:
         {"before": rel["before"], "after": rel["after"]}, run.figures_dir / "reliability.png",
         labels={"before": "raw", "after": f"temperature-scaled (T={temp:.2f})"}),
         "Reliability on the held-out test split: bins near the diagonal mean the stated "
-        "probability matches the observed abnormal rate; marker area ~ studies in the bin.")
+        "probability matches the observed abnormal rate; the lower panel counts the studies in "
+        "each bin (log scale).")
 
 
 def _draw_figures(run: RunArtifacts) -> tuple[Figure, ...]:
@@ -186,7 +178,7 @@ def _bound_paragraph(run: RunArtifacts) -> Para:
         f"{num(pol['n_selection'], 0)} selection studies matched to the pile's prevalence). "
     )
     if tc["n_auto_normal"]:
-        lo, hi = exact_ci(tc["abnormal_among_auto_normal"], tc["n_auto_normal"])
+        lo, hi = clopper_pearson(tc["abnormal_among_auto_normal"], tc["n_auto_normal"])
         text += (f"Check on held-out test studies the thresholds never saw: "
                  f"{tc['abnormal_among_auto_normal']} abnormal of {num(tc['n_auto_normal'], 0)} "
                  f"auto-normal = {num(_per1000(tc['rate']), 1)} per 1,000 (95% CI "
@@ -318,7 +310,7 @@ def _evidence_table(run: RunArtifacts) -> Table:
 
 
 def ranked_trials(run: RunArtifacts) -> list[dict[str, Any]]:
-    """Finished trials in the sweep's own selection order (`triage_ray.xray.sweep.rank_trials`)."""
+    """Finished trials in the sweep's own selection order (`triage_ray.xray.select.rank_trials`)."""
     return rank_trials(run.get("sweep.trials"))
 
 

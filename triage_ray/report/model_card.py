@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from triage_ray.common.stats import clopper_pearson
 from triage_ray.report import scope
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
 from triage_ray.report.fmt import NA, ci, is_number, num, pct
-from triage_ray.report.memo import exact_ci, reliability, trials_table
+from triage_ray.report.memo import reliability, trials_table
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 
@@ -91,7 +92,7 @@ def _abstention_table(run: RunArtifacts) -> Table:
     tc = ab["test_check"]
     level = 1 - ab["delta"]  # the bucket intervals are two-sided Clopper-Pearson at 1 - delta
     if tc["n_auto_normal"]:
-        lo, hi = exact_ci(tc["abnormal_among_auto_normal"], tc["n_auto_normal"], level)
+        lo, hi = clopper_pearson(tc["abnormal_among_auto_normal"], tc["n_auto_normal"], level)
         rows.append(("auto-normal, test split (check)", num(tc["n_auto_normal"], 0),
                      num(tc["abnormal_among_auto_normal"], 0), pct(tc["rate"]),
                      f"{pct(lo)}-{pct(hi)}", NA))

@@ -5,15 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
-def _ci(m: dict[str, Any], digits: int = 3) -> str:
-    lo, hi = m.get("ci_low"), m.get("ci_high")
-    v = m.get("value", m.get("mean"))
-    if v is None:
-        return "n/a"
-    if lo is None or hi is None:
-        return f"{v:.{digits}f}"
-    return f"{v:.{digits}f} (95% CI {lo:.{digits}f}-{hi:.{digits}f})"
+from triage_ray.report.fmt import ci
 
 
 def _f(v: float | None, spec: str = ".3f") -> str:
@@ -35,10 +27,10 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"{metrics['sweep'].get('selection_rule', 'by simulated throughput under the miss-rate bound')}).",
         "",
         "## Held-out test split",
-        f"- AUROC: {_ci(cal['after']['auroc'])}",
-        f"- ECE (15 bins) before temperature scaling: {_ci(cal['before']['ece'])}; "
+        f"- AUROC: {ci(cal['after']['auroc'], 3)}",
+        f"- ECE (15 bins) before temperature scaling: {ci(cal['before']['ece'], 3)}; "
         f"after (T = {cal['temperature']:.2f}, fitted on `{cal['fit_split']}`): "
-        f"{_ci(cal['after']['ece'])}",
+        f"{ci(cal['after']['ece'], 3)}",
         f"- Thresholds (chosen on `{ab['select_split']}`): t_low {_f(ab['t_low'])}, "
         f"t_high {_f(ab['t_high'])}; miss-rate bound met: {ab['feasible']}",
         f"- Upper {1 - ab['delta']:.0%} bound on the abnormal rate among auto-normal studies: "
@@ -48,23 +40,23 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"## Simulated reading ({sim['staffing']['radiologists']} radiologists x "
         f"{sim['staffing']['hours_per_day']} h/day x {sim['staffing']['reads_per_hour']} reads/h, "
         f"policy `{sim['policy']}`, {sim['n_reps']} replications)",
-        f"- Effective throughput multiplier: {_ci(sm['throughput_multiplier'], 2)}",
-        f"- Days to clear: {_ci(sm['days_to_clear'], 1)} vs {_ci(sm['days_to_clear_no_ai'], 1)} "
+        f"- Effective throughput multiplier: {ci(sm['throughput_multiplier'], 2)}",
+        f"- Days to clear: {ci(sm['days_to_clear'], 1)} vs {ci(sm['days_to_clear_no_ai'], 1)} "
         f"without the model",
         "",
         f"## The unlabeled pile ({pile['n_studies']} studies)",
         f"- Scored: {pile['n_scored']}; skipped: {pile['n_skipped']}; worklist: `{pile['worklist']}`",
-        f"- Estimated abnormal prevalence: EM {_ci(pile['prevalence']['em'])}, "
-        f"BBSE {_ci(pile['prevalence']['bbse'])}; within validated range: "
+        f"- Estimated abnormal prevalence: EM {ci(pile['prevalence']['em'], 3)}, "
+        f"BBSE {ci(pile['prevalence']['bbse'], 3)}; within validated range: "
         f"{pile['prevalence']['in_validated_range']}",
         "- Buckets: " + ", ".join(f"{k} {v}" for k, v in pile["bucket_counts"].items()),
-        f"- Throughput multiplier on the pile: {_ci(pm['throughput_multiplier'], 2)}; "
-        f"days to clear {_ci(pm['days_to_clear'], 1)} (no model: {_ci(pm['days_to_clear_no_ai'], 1)})",
+        f"- Throughput multiplier on the pile: {ci(pm['throughput_multiplier'], 2)}; "
+        f"days to clear {ci(pm['days_to_clear'], 1)} (no model: {ci(pm['days_to_clear_no_ai'], 1)})",
     ]
     if pile["truth_known"]:
         lines.append(
             f"- Missed abnormals among auto-cleared (truth known only because the pile is generated): "
-            f"{_ci(pm['missed_abnormals'], 1)} per pile"
+            f"{ci(pm['missed_abnormals'], 1)} per pile"
         )
     lines += ["", f"Wall time: {metrics['timings']['total_s']:.0f} s. Config: `config.json`."]
     return "\n".join(lines) + "\n"

@@ -47,11 +47,12 @@ def _predict(model, shard, mean: float, std: float, batch_size: int) -> dict[str
 
 def _val_metrics(pred: dict[str, np.ndarray]) -> dict[str, float]:
     from triage_ray.calibrate.metrics import auroc
+    from triage_ray.common.stats import sigmoid
 
     y = pred["label"].astype(np.float32)
     z = torch.from_numpy(pred["logit"])
     loss = F.binary_cross_entropy_with_logits(z, torch.from_numpy(y)).item()
-    return {"val_loss": loss, "val_auroc": float(auroc(y, 1 / (1 + np.exp(-pred["logit"]))))}
+    return {"val_loss": loss, "val_auroc": float(auroc(y, sigmoid(pred["logit"])))}
 
 
 def _save_checkpoint(path: Path, model, optimizer, epoch: int, meta: dict[str, Any]) -> None:

@@ -1,16 +1,19 @@
 """The X-ray study's configuration: every default in one visible place, saved beside every run.
 
-`XrayConfig.from_dict` rejects unknown keys, so a typo in a sweep file fails loudly instead of
-silently running the default.
+`XrayConfig.from_dict` rejects unknown keys and wrong value types, and `validate` checks every
+registered choice (source, backbones, calibrator, threshold rules, simulation policy, uncertain
+order) against its registry, so a typo fails at start-up naming the allowed values instead of
+inside a Tune trial after ingest.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage_ray.common.study_config import StudyConfig
+from triage_ray.common.study_config import StudyConfig, check_choice
 
 # Staffing in the brief: 3 radiologists x 6 reading hours/day x 60 reads/h (1,080 reads/day).
 RADIOLOGISTS = 3
@@ -22,9 +25,11 @@ READS_PER_HOUR = 60.0
 class XrayConfig(StudyConfig):
     """Defaults size a full run for a 2-core laptop (< 30 min); `smoke()` shrinks it to < 5 min."""
 
-    # data: "generated" writes an NIH-layout tree; "nih" / "chexpert" read a local copy at data_root
+    # data: a registered source (triage_ray.xray.sources.SOURCES): "generated" writes an NIH-layout
+    # tree; "nih" / "chexpert" / "generic" read a local copy at data_root
     source: str = "generated"
     data_root: str | None = None
+    labels_csv: str | None = None  # generic source: path/patient_id/label CSV (data_root/labels.csv)
     n_studies: int = 16_000  # labelled studies to generate (train/calib/select/test)
     pile_size: int = 30_000  # unlabeled studies to score
     pile_prevalence: float | None = 0.40  # generated pile's abnormal rate (NIH table: 0.462) -> a shift
@@ -53,14 +58,19 @@ class XrayConfig(StudyConfig):
     max_concurrent_trials: int = 1
     torch_threads: int | None = None  # None: all cores of the worker's node
     use_gpu: bool = False
-    # abstention and simulation
+    # calibration (triage_ray.calibrate.CALIBRATORS), fitted on `calib`
+    calibrator: str = "temperature"
+    # abstention (rules: triage_ray.abstain.T_LOW_RULES / T_HIGH_RULES) and simulation
+    t_low_rule: str = "ltt_fixed_sequence"
+    t_high_rule: str = "ppv"
+    capacity_fraction: float | None = None  # t_high_rule="capacity": share of studies put first
     alpha: float = 0.01  # max abnormal rate among auto-normal studies
     delta: float = 0.05  # 1 - confidence of that bound
     target_ppv: float = 0.9  # priority bucket precision target
     # inside the uncertain bucket: "expected_wait_harm" (most likely abnormal first; every study is
     # read) or "harm_if_unread" (for a room that cannot read the bucket); triage_ray.abstain.worklist
     uncertain_order: str = "expected_wait_harm"
-    sim_policy: str = "auto_clear"
+    sim_policy: str = "auto_clear"  # sim.POLICIES
     audit_fraction: float = 0.05
     aging_cap_days: float | None = None
     sim_reps: int = 10
@@ -83,21 +93,52 @@ class XrayConfig(StudyConfig):
         return cls.from_dict(base)
 
     def validate(self) -> None:
-        if self.source not in {"generated", "nih", "chexpert"}:
-            raise ValueError(f"source must be generated, nih or chexpert, got {self.source!r}")
-        if self.source != "generated" and not self.data_root:
+        from sim.policies import POLICIES
+        from triage_ray.abstain import T_HIGH_RULES, T_LOW_RULES, UNCERTAIN_ORDERS
+        from triage_ray.calibrate import CALIBRATORS
+        from triage_ray.models import BACKBONES
+        from triage_ray.xray.sources import SOURCES
+
+        check_choice("source", self.source, SOURCES)
+        if SOURCES[self.source].needs_data_root and not self.data_root:
             raise ValueError(f"source={self.source!r} needs data_root (a local copy of the data set)")
+        if not self.backbones:
+            raise ValueError("backbones must name at least one backbone")
+        for name in self.backbones:
+            check_choice("backbones", name, BACKBONES)
+        if not self.lrs or any(lr <= 0 for lr in self.lrs):
+            raise ValueError(f"lrs must be positive learning rates, got {self.lrs}")
+        check_choice("calibrator", self.calibrator, CALIBRATORS)
+        check_choice("t_low_rule", self.t_low_rule, T_LOW_RULES)
+        check_choice("t_high_rule", self.t_high_rule, T_HIGH_RULES)
+        check_choice("sim_policy", self.sim_policy, POLICIES)
+        check_choice("uncertain_order", self.uncertain_order, UNCERTAIN_ORDERS)
         if abs(sum(self.splits.values()) - 1.0) > 1e-6 or set(self.splits) != {
             "train", "calib", "select", "test"
         }:
             raise ValueError(f"splits must be train/calib/select/test summing to 1: {self.splits}")
         if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
             raise ValueError("alpha and delta must lie in (0, 1)")
-        from triage_ray.abstain.worklist import UNCERTAIN_ORDERS
-
-        if self.uncertain_order not in UNCERTAIN_ORDERS:
-            raise ValueError(f"uncertain_order must be one of {sorted(UNCERTAIN_ORDERS)}, "
-                             f"got {self.uncertain_order!r}")
         if self.pretrained and self.weights_file and not Path(self.weights_file).is_file():
             raise FileNotFoundError(f"weights_file not found: {self.weights_file}")
 
+
+def resumed_config(saved: Path, overrides: dict[str, Any], *, smoke: bool = False) -> XrayConfig:
+    """The saved config of a run being resumed; overrides that would change it are refused.
+
+    Why refuse rather than apply: a resumed run restores its Tune experiment and its training
+    checkpoints, which were made under the saved values; mixing in new ones would report figures
+    of a configuration that never ran. Overrides equal to the saved values are accepted.
+    """
+    if not saved.is_file():
+        raise FileNotFoundError(f"{saved}: not found (is {saved.parent} a run directory?)")
+    cfg = XrayConfig.from_dict(json.loads(saved.read_text()))
+    if smoke and not cfg.smoke:
+        raise ValueError(f"--smoke with --resume: {saved.parent} is not a smoke run")
+    XrayConfig.from_dict({**cfg.to_dict(), **overrides})  # unknown keys / bad values fail as usual
+    changed = {k: (cfg.to_dict()[k], v) for k, v in overrides.items() if cfg.to_dict()[k] != v}
+    if changed:
+        listed = ", ".join(f"{k}: saved {old!r}, asked {new!r}" for k, (old, new) in changed.items())
+        raise ValueError(f"--resume continues {saved.parent} with its saved config.json; these "
+                         f"overrides would change it: {listed}. Start a new run instead.")
+    return cfg

@@ -1,6 +1,6 @@
 """Score the unlabeled pile with the chosen model and write the worklist (every study once).
 
-logits (Ray Data batch inference) -> the trial's temperature -> prevalence estimate (EM, BBSE on
+logits (Ray Data batch inference) -> the trial's calibrator -> prevalence estimate (EM, BBSE on
 bias-corrected posteriors) -> thresholds re-certified for the worst prior in the estimate's interval
 (never looser than validated) -> buckets and the read order -> worklist Parquet -> the same SimPy
 judge as the sweep.
@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage_ray.abstain import AbstentionPolicy, adjust_posteriors, prior_shift_report, worklist_order
+from triage_ray.abstain import adjust_posteriors, prior_shift_report, worklist_order
 from triage_ray.abstain.buckets import BUCKET_NAMES
 from triage_ray.calibrate import PlattScaler
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
-from triage_ray.xray.score import ScoredConfig, simulate_scores
+from triage_ray.xray.results import PileSummary
+from triage_ray.xray.score import ScoredConfig, abstention_policy, simulate_scores
 
 # How far (absolute prevalence) the pile may sit from the selection split before we flag it: the
 # label-shift reweighting behind the re-chosen thresholds assumes p(x | y) is unchanged, which a large
@@ -31,7 +32,7 @@ SHIFT_TOLERANCE = 0.15
 @dataclass
 class PileResult:
     worklist: pd.DataFrame
-    summary: dict[str, Any]
+    summary: PileSummary
 
 
 def estimate_pile_prior(
@@ -63,11 +64,27 @@ def conservative_deploy_prior(shift: dict[str, Any], validated_prior: float) -> 
     return float(np.clip(min(ends), 1e-3, 1 - 1e-3)), float(np.clip(max(ends), 1e-3, 1 - 1e-3))
 
 
+def pile_covariates(labelled: pd.DataFrame, pile: pd.DataFrame, pile_prior: float,
+                    seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The pile's covariates beside the labelled pool's (reweighted to `pile_prior`, so a change of
+    prevalence alone is not read as covariate shift) and the covariates that differ beyond
+    threshold and chance (`triage_ray.data.representativeness`)."""
+    from triage_ray.data.representativeness import pile_covariate_shift, split_representativeness
+
+    report = split_representativeness(labelled, pile=pile, pile_prior=pile_prior, seed=seed)
+    return report["pile"], pile_covariate_shift(report)
+
+
 def build_worklist(
     studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
-    cfg: XrayConfig,
+    cfg: XrayConfig, labelled: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Join logits to studies (1:1, checked), calibrate, estimate the pile prior, bucket, order."""
+    """Join logits to studies (1:1, checked), calibrate, estimate the pile prior, bucket, order.
+
+    `labelled` (the labelled study table with its splits): when given, the pile's covariates are
+    compared with it, and a covariate shift marks the prevalence estimate untrusted: EM and BBSE
+    assume the pile differs from the labelled data by prevalence alone (label shift).
+    """
     if logits["study_id"].duplicated().any():
         raise RuntimeError("batch inference returned a study twice")
     # arrival_index: the study's place in the pile as it came in. The simulation's no-model baseline
@@ -75,22 +92,26 @@ def build_worklist(
     arrived = studies[["study_id", "patient_id", "view"]].assign(arrival_index=np.arange(len(studies)))
     merged = arrived.merge(logits, on="study_id", how="inner")
     z = merged["logit"].to_numpy()
-    p = scored.scaler.predict_proba(z)
+    p = scored.calibrator.predict_proba(z)
     y_select = held.label["select"]
     calib_prior = float(held.label["calib"].mean())
     shift = estimate_pile_prior(z, held, seed=cfg.seed)
+    lo, hi = shift["validated_range"]
+    untrusted = [] if shift["in_validated_range"] else [
+        f"an estimate's interval (EM or BBSE, or BBSE unavailable) leaves the validated range "
+        f"{lo:.2f}-{hi:.2f}"]
+    covariates, moved = None, []
+    if labelled is not None:
+        covariates, moved = pile_covariates(labelled, studies, float(shift["em"]["value"]), cfg.seed)
+        untrusted += [f"covariate shift: {m['reason']}" for m in moved]
     # Posteriors are re-expressed at the pile prior only when the estimate is trusted (inside the
-    # validated range); otherwise the calibrated p is kept and the run is flagged.
-    trusted = bool(shift["in_validated_range"])
+    # validated range, no covariate shift); otherwise the calibrated p is kept and the run flagged.
+    trusted = not untrusted
     pile_prior = float(np.clip(shift["em"]["value"], 1e-3, 1 - 1e-3)) if trusted else calib_prior
     p_adj = adjust_posteriors(p, calib_prior, pile_prior)
     deploy = conservative_deploy_prior(shift, float(y_select.mean()))
-    template = scored.policy
-    policy = AbstentionPolicy(
-        alpha=template.alpha, delta=template.delta, t_high_rule=template.t_high_rule,
-        target_ppv=template.target_ppv, capacity_fraction=template.capacity_fraction,
-        t_low_rule=template.t_low_rule, deploy_prior=deploy,
-    ).fit(scored.scaler.predict_proba(held.logit["select"]), y_select)
+    policy = abstention_policy(cfg, deploy_prior=deploy).fit(
+        scored.calibrator.predict_proba(held.logit["select"]), y_select)
     bucket = policy.assign(p)  # thresholds apply to the calibrated score
     order = worklist_order(p_adj, bucket, cfg.uncertain_order)
     rank = np.empty(len(order), dtype=np.int64)
@@ -100,18 +121,20 @@ def build_worklist(
         bucket_name=[BUCKET_NAMES[int(b)] for b in bucket], read_rank=rank,
     ).sort_values("read_rank")
     info = {"prevalence": {**shift, "calib_prior": calib_prior, "used_prior": pile_prior,
-                           "estimate_trusted": trusted, "deploy_prior_interval": list(deploy)},
-            "policy": policy.to_dict()}
+                           "estimate_trusted": trusted, "untrusted_because": untrusted,
+                           "deploy_prior_interval": list(deploy)},
+            "covariates": covariates, "policy": policy.to_dict()}
     return merged, info
 
 
 def score_pile(
     studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
     cfg: XrayConfig, out_dir: Path, *, truth: pd.Series | None = None,
-    skipped: list[tuple[str, str]] = (),
+    skipped: list[tuple[str, str]] = (), labelled: pd.DataFrame | None = None,
 ) -> PileResult:
-    """`truth` (study_id -> true abnormal) exists only for generated piles: used to count misses."""
-    worklist, info = build_worklist(studies, logits, scored, held, cfg)
+    """`truth` (study_id -> true abnormal) exists only for generated piles: used to count misses.
+    `labelled`: see `build_worklist`."""
+    worklist, info = build_worklist(studies, logits, scored, held, cfg, labelled)
     n_in, n_out = len(studies), len(worklist)
     if n_out + len(skipped) != n_in:
         raise RuntimeError(f"pile count mismatch: {n_in} in, {n_out} scored, {len(skipped)} skipped")
@@ -126,13 +149,11 @@ def score_pile(
         feasible=bool(info["policy"]["feasible"]), seed=cfg.seed + 1,
     )
     counts = worklist["bucket_name"].value_counts().to_dict()
-    summary = {
-        "n_studies": n_in, "n_scored": n_out, "n_skipped": len(skipped),
-        "skipped": [{"path": p, "reason": r} for p, r in skipped],
-        "worklist": path.name,
-        "bucket_counts": {name: int(counts.get(name, 0)) for name in BUCKET_NAMES.values()},
-        "truth_known": truth is not None,
-        **info,
-        "simulation": sim.to_dict(),
-    }
+    summary = PileSummary(
+        n_studies=n_in, n_scored=n_out, n_skipped=len(skipped),
+        skipped=[{"path": p, "reason": r} for p, r in skipped], worklist=path.name,
+        bucket_counts={name: int(counts.get(name, 0)) for name in BUCKET_NAMES.values()},
+        truth_known=truth is not None, prevalence=info["prevalence"], covariates=info["covariates"],
+        policy=info["policy"], simulation=sim,
+    )
     return PileResult(worklist, summary)

@@ -7,15 +7,14 @@ operational score (throughput under the miss-rate bound) once training is done.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.results import TrialRow
 
 TUNE_DIR_NAME = "tune"
-METRIC = "throughput_multiplier"
+METRIC = "throughput_multiplier"  # a TrialMetrics field: what the dashboard plots first
 
 
 def xray_trial(
@@ -43,7 +42,7 @@ def xray_trial(
     result = trainer.fit()
     scored = score_heldout(HeldOutLogits.load(result.checkpoint.path), cfg)
     ray.tune.report({
-        **scored.tune_metrics(), "final": 1, "checkpoint_path": result.checkpoint.path,
+        **scored.trial_metrics().to_dict(), "final": 1, "checkpoint_path": result.checkpoint.path,
     })
 
 
@@ -75,73 +74,6 @@ def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool =
     return tuner.fit()
 
 
-def trial_table(results) -> list[dict[str, Any]]:
+def trial_rows(results) -> list[TrialRow]:
     """One row per trial with its final (operational) metrics; errored trials are listed too."""
-    rows = []
-    for r in results:
-        m = r.metrics or {}
-        cfg = r.config or {}
-        rows.append({
-            "trial_id": m.get("trial_id"), "backbone": cfg.get("backbone"), "lr": cfg.get("lr"),
-            "status": "error" if r.error else ("done" if m.get("final") else "incomplete"),
-            "error": str(r.error)[:300] if r.error else None,
-            "val_auroc": m.get("val_auroc"), "train_seconds": m.get("time_total_s"),
-            **{k: m.get(k) for k in _FINAL_KEYS},
-        })
-    return rows
-
-
-_FINAL_KEYS = (
-    "test_auroc", "ece_before", "ece_after", "temperature", "t_low", "t_high", "bound", "feasible",
-    "coverage_auto_normal", "coverage_uncertain", "coverage_priority", METRIC, "days_to_clear",
-    "missed_per_1000_auto_cleared", "abnormal_ttr_median_ratio", "normal_wait_max_hours",
-    "select_auroc", "select_throughput_multiplier", "select_throughput_ci_low",
-    "select_throughput_ci_high", "select_abnormal_ttr_median_ratio", "checkpoint_path",
-)
-
-
-SELECTION_RULE = (
-    "on the `select` split: miss-rate bound holds first, then simulated throughput (differences "
-    "within the simulation's 95% CI count as ties), then the simulated abnormal time-to-read "
-    "(shorter first), then AUROC"
-)
-
-
-def _value(r: dict[str, Any], key: str, missing: float) -> float:
-    v = r.get(key)
-    return missing if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-
-
-def rank_trials(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Finished trials, best first, by SELECTION_RULE.
-
-    Why the tie: when no configuration may auto-clear, every throughput multiplier is 1.00 up to
-    simulation noise, and ranking on that noise once chose a model with AUROC 0.57 over one with
-    0.79 (measured on a default run). Why `select`: see `triage_ray.xray.score`.
-    """
-    done = [r for r in rows if r.get("status") == "done"]
-
-    def feasible(r: dict[str, Any]) -> float:
-        return _value(r, "feasible", 0.0)
-
-    def throughput(r: dict[str, Any]) -> float:
-        return _value(r, "select_throughput_multiplier", -1.0)
-
-    best_tp = {f: max(throughput(r) for r in done if feasible(r) == f) for f in map(feasible, done)}
-
-    def key(r: dict[str, Any]) -> tuple[float, ...]:
-        tied = _value(r, "select_throughput_ci_high", throughput(r)) >= best_tp[feasible(r)]
-        return (feasible(r), float(tied), 0.0 if tied else throughput(r),
-                -_value(r, "select_abnormal_ttr_median_ratio", math.inf),
-                _value(r, "select_auroc", 0.0))
-
-    return sorted(done, key=key, reverse=True)
-
-
-def select_best(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first of `rank_trials`. If none is feasible, the best infeasible one is returned with
-    feasible = 0 (never relabelled)."""
-    ranked = rank_trials(rows)
-    if not ranked:
-        raise RuntimeError(f"no trial finished; trial errors: {json.dumps(rows, default=str)}")
-    return ranked[0]
+    return [TrialRow.from_tune(r) for r in results]

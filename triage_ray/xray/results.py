@@ -1,0 +1,257 @@
+"""Typed results of the X-ray study's stages, and the one function that assembles metrics.json.
+
+Every key a report or Tune reads is a dataclass field here: the Tune result keys of a trial are
+`TrialMetrics`'s fields, the sweep's trial rows are `TrialRow.to_dict()`, and `metrics.json` is
+`RunMetrics.to_dict()`, built only by `assemble_metrics`. The report tests build their run
+directories with `assemble_metrics` too, so renaming a field breaks them, not a memo in the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from triage_ray.common.strict_json import write_strict_json
+
+METRICS_FILE = "metrics.json"
+
+
+def _num(v: float | None) -> float:
+    """Tune's result table wants numbers: an undefined value (JSON null) becomes NaN."""
+    return float("nan") if v is None else float(v)
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses to dicts (their own `to_dict` where they have one), recursively."""
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+class _ToDict:
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class CalibrationResult(_ToDict):
+    """The calibrator fitted on `fit_split`, judged on `eval_split` before and after."""
+
+    method: str
+    temperature: float | None  # the temperature scaler's T; None for other calibrators
+    fit_split: str
+    eval_split: str
+    n_fit: int
+    n_eval: int
+    before: dict[str, Any]  # calibration_report of the raw sigmoid
+    after: dict[str, Any]
+    reliability: dict[str, Any]  # "before" / "after" reliability curves
+
+
+@dataclass(frozen=True)
+class TestCheck(_ToDict):
+    """The auto-normal promise looked at out of sample, on data the thresholds never saw."""
+
+    n_auto_normal: int
+    abnormal_among_auto_normal: int
+    rate: float | None
+
+
+@dataclass(frozen=True)
+class AbstentionResult:
+    """The fitted `AbstentionPolicy.to_dict()` plus where it was fitted and its test check."""
+
+    policy: dict[str, Any]
+    select_split: str
+    n_select: int
+    test_check: TestCheck
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.policy, "select_split": self.select_split, "n_select": self.n_select,
+                "test_check": self.test_check.to_dict()}
+
+
+@dataclass(frozen=True)
+class SelectionMetrics(_ToDict):
+    """What `triage_ray.xray.select.rank_trials` chooses by, all measured on `select`."""
+
+    auroc: float
+    throughput_multiplier: float | None
+    throughput_ci_low: float | None
+    throughput_ci_high: float | None
+    abnormal_ttr_median_ratio: float | None
+
+
+@dataclass(frozen=True)
+class PileSummary(_ToDict):
+    """The scored pile: counts in and out, the prevalence estimate, the re-certified policy, and
+    the simulation of reading it (in arrival order, as it came in)."""
+
+    n_studies: int
+    n_scored: int
+    n_skipped: int
+    skipped: list[dict[str, str]]  # path, reason: every study that could not be scored
+    worklist: str  # file name of worklist.parquet in the run directory
+    bucket_counts: dict[str, int]
+    truth_known: bool
+    prevalence: dict[str, Any]  # EM / BBSE estimates, which prior was used, and whether trusted
+    covariates: dict[str, Any] | None  # the pile's covariates vs the labelled pool (None: not compared)
+    policy: dict[str, Any]  # AbstentionPolicy.to_dict() as re-certified for the pile
+    simulation: Any  # sim.SimResult
+
+
+@dataclass(frozen=True)
+class TrialMetrics(_ToDict):
+    """The flat scalars each sweep trial reports to Tune when it is scored (NaN where undefined).
+
+    These field names are the Tune result keys, the dashboard's metrics and the columns of the
+    sweep's trial rows; nothing else lists them.
+    """
+
+    test_auroc: float
+    ece_before: float
+    ece_after: float
+    temperature: float
+    t_low: float
+    t_high: float
+    bound: float
+    feasible: float
+    coverage_auto_normal: float
+    coverage_uncertain: float
+    coverage_priority: float
+    throughput_multiplier: float
+    days_to_clear: float
+    missed_per_1000_auto_cleared: float
+    abnormal_ttr_median_ratio: float
+    normal_wait_max_hours: float
+    select_auroc: float
+    select_throughput_multiplier: float
+    select_throughput_ci_low: float
+    select_throughput_ci_high: float
+    select_abnormal_ttr_median_ratio: float
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def build(cls, calibration: CalibrationResult, abstention: AbstentionResult,
+              simulation: dict[str, Any], selection: SelectionMetrics) -> TrialMetrics:
+        sim = {k: _num(v["mean"]) for k, v in simulation["metrics"].items()}
+        pol, cov = abstention.policy, abstention.policy["coverage"]
+        return cls(
+            test_auroc=calibration.after["auroc"]["value"],
+            ece_before=calibration.before["ece"]["value"],
+            ece_after=calibration.after["ece"]["value"],
+            temperature=_num(calibration.temperature),
+            t_low=_num(pol["t_low"]), t_high=_num(pol["t_high"]), bound=_num(pol["bound"]),
+            feasible=float(simulation["feasible"]),
+            coverage_auto_normal=cov["auto_normal"], coverage_uncertain=cov["uncertain"],
+            coverage_priority=cov["priority"],
+            **{k: sim[k] for k in ("throughput_multiplier", "days_to_clear",
+                                   "missed_per_1000_auto_cleared", "abnormal_ttr_median_ratio",
+                                   "normal_wait_max_hours")},
+            **{f"select_{k}": _num(v) for k, v in selection.to_dict().items()},
+        )
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One sweep trial as metrics.json lists it: what was tried, how it ended, its final metrics."""
+
+    trial_id: str | None
+    backbone: str | None
+    lr: float | None
+    status: str  # "done", "error" or "incomplete"
+    error: str | None
+    val_auroc: float | None
+    train_seconds: float | None
+    checkpoint_path: str | None
+    metrics: TrialMetrics | None  # None unless the trial was scored
+
+    @classmethod
+    def from_tune(cls, result) -> TrialRow:
+        """From a `ray.tune.Result`: its config, last reported metrics and error."""
+        m = result.metrics or {}
+        cfg = result.config or {}
+        scored = all(k in m for k in TrialMetrics.names())
+        return cls(
+            trial_id=m.get("trial_id"), backbone=cfg.get("backbone"), lr=cfg.get("lr"),
+            status="error" if result.error else ("done" if m.get("final") else "incomplete"),
+            error=str(result.error)[:300] if result.error else None,
+            val_auroc=m.get("val_auroc"), train_seconds=m.get("time_total_s"),
+            checkpoint_path=m.get("checkpoint_path"),
+            metrics=TrialMetrics(**{k: m[k] for k in TrialMetrics.names()}) if scored else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat: the trial's fields, then every TrialMetrics key (None when unscored)."""
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "metrics"}
+        values = self.metrics.to_dict() if self.metrics else dict.fromkeys(TrialMetrics.names())
+        return {**base, **{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                           for k, v in values.items()}}
+
+
+@dataclass(frozen=True)
+class SweepSummary(_ToDict):
+    experiment_dir: str
+    metric: str
+    mode: str
+    selection_rule: str
+    n_trials: int
+    trials: list[dict[str, Any]]  # TrialRow.to_dict() rows
+
+
+@dataclass(frozen=True)
+class RunMetrics(_ToDict):
+    """metrics.json of one X-ray run."""
+
+    run_id: str
+    created: str
+    generated_data: bool
+    data_note: str
+    data: dict[str, Any]  # source, size, splits, representativeness, ingest
+    sweep: SweepSummary
+    best: dict[str, Any]  # trial_id, backbone, lr, checkpoint_path
+    calibration: CalibrationResult
+    abstention: AbstentionResult
+    simulation: dict[str, Any]  # sim.SimResult.to_dict() on a test-drawn pile, plus "pile"
+    pile: dict[str, Any]  # source info, ingest, and PileResult.summary
+    timings: dict[str, float]
+    config: str = "config.json"
+
+
+def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict[str, Any],
+                     rows: list[TrialRow], selection_rule: str, metric: str, best: dict[str, Any],
+                     scored, pile_info: dict[str, Any], pile_summary: PileSummary,
+                     timings: dict[str, float], created: str | None = None,
+                     experiment_dir: str = "tune") -> RunMetrics:
+    """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
+    trials = [r.to_dict() for r in rows]
+    return RunMetrics(
+        run_id=run_id,
+        created=created or datetime.now(UTC).isoformat(timespec="seconds"),
+        generated_data=generated, data_note=data_note, data=data,
+        sweep=SweepSummary(experiment_dir=experiment_dir, metric=metric, mode="max",
+                           selection_rule=selection_rule, n_trials=len(trials), trials=trials),
+        best={k: best[k] for k in ("trial_id", "backbone", "lr", "checkpoint_path")},
+        calibration=scored.calibration, abstention=scored.abstention,
+        simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
+        timings=timings,
+    )
+
+
+def write_metrics(run_dir: Path, metrics: RunMetrics) -> Path:
+    path = run_dir / METRICS_FILE
+    write_strict_json(path, metrics.to_dict())
+    return path

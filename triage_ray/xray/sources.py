@@ -1,0 +1,132 @@
+"""Where the X-ray study's labelled studies and unlabeled pile come from: one registry of sources.
+
+A source is a function `(cfg, log) -> (studies, info)` registered by name (`XrayConfig.source`
+chooses one; the CLI lists them from `SOURCES`). `studies` has the schema of
+`triage_ray.data.schema` (study_id, patient_id, path, label, view, ...); `info` is what the run
+reports about where the data came from. To add a source, write the function and decorate it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from triage_ray.data.representativeness import add_nih_demographics
+
+if TYPE_CHECKING:
+    from triage_ray.xray.config import XrayConfig
+
+Log = Callable[[str], None]
+SourceFn = Callable[["XrayConfig", Log], tuple[pd.DataFrame, dict[str, Any]]]
+
+GENERATED_NOTE = (
+    "GENERATED DATA: every image in this run was synthesised by triage-ray's generator "
+    "(metadata drawn from the real NIH ChestX-ray14 label table). No patient images were used; "
+    "the figures describe the pipeline, not clinical performance."
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    load: SourceFn
+    needs_data_root: bool
+    doc: str
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register_source(*, needs_data_root: bool = True) -> Callable[[SourceFn], SourceFn]:
+    """Register a labelled-study source under its function's name; its docstring describes it."""
+
+    def deco(fn: SourceFn) -> SourceFn:
+        SOURCES[fn.__name__] = Source(fn.__name__, fn, needs_data_root,
+                                      (fn.__doc__ or "").strip().splitlines()[0])
+        return fn
+
+    return deco
+
+
+@register_source(needs_data_root=False)
+def generated(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Synthesised radiographs in the NIH layout, cached by their parameters under data/generated/."""
+    from triage_ray.data.nih import load_nih
+
+    root = generated_root(cfg, "labelled", cfg.n_studies, None, cfg.seed)
+    gen = _generate(root, cfg.n_studies, None, cfg.seed, cfg, log)
+    studies = add_nih_demographics(load_nih(root), root)
+    truth = ground_truth(root)
+    studies["true_abnormal"] = studies["study_id"].map(truth).to_numpy()
+    return studies, {"root": str(root), "bayes_ceiling_auroc": gen.bayes_ceiling_auroc}
+
+
+@register_source()
+def nih(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A local NIH ChestX-ray14 copy at data_root (Data_Entry_2017*.csv, images/ or images_0XX/)."""
+    from triage_ray.data.nih import load_nih
+
+    root = Path(cfg.data_root)
+    return add_nih_demographics(load_nih(root), root), {"root": cfg.data_root}
+
+
+@register_source()
+def chexpert(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A local CheXpert copy at data_root (train.csv / valid.csv and the image folders)."""
+    from triage_ray.data.chexpert import load_chexpert
+
+    return load_chexpert(Path(cfg.data_root)), {"root": cfg.data_root}
+
+
+@register_source()
+def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Any CSV of image paths, patients and 0/1 labels (labels_csv) over an image folder (data_root)."""
+    from triage_ray.data.generic import load_generic
+
+    csv = Path(cfg.labels_csv) if cfg.labels_csv else Path(cfg.data_root) / "labels.csv"
+    return load_generic(csv, cfg.data_root), {"root": cfg.data_root, "labels_csv": str(csv)}
+
+
+def generated_root(cfg: XrayConfig, kind: str, n: int, prevalence: float | None, seed: int) -> Path:
+    """Generated trees are cached by their parameters under data/generated/ (reused by reruns)."""
+    tag = f"{kind}-n{n}-px{cfg.image_size}-d{cfg.difficulty}-p{prevalence}-s{seed}"
+    return Path("data/generated").resolve() / tag
+
+
+def _generate(root: Path, n: int, prevalence: float | None, seed: int, cfg: XrayConfig, log: Log):
+    from triage_ray.data.synth import generate_nih_tree
+
+    t0 = time.time()
+    log(f"generating {n} radiographs ({cfg.image_size}px) -> {root}")
+    gen = generate_nih_tree(root, n, image_size=cfg.image_size, seed=seed, prevalence=prevalence,
+                            difficulty=cfg.difficulty)
+    log(f"  generated in {time.time() - t0:.0f}s")
+    return gen
+
+
+def ground_truth(root: Path) -> pd.Series:
+    """study_id -> true abnormal (the generator's ground truth, not the noisy NIH-style label)."""
+    gt = pd.read_csv(root / "ground_truth.csv")
+    ids = gt["Image Index"].astype(str).str.removesuffix(".png")  # study_id as load_nih builds it
+    return pd.Series(gt["true_abnormal"].astype(bool).to_numpy(), index=ids)
+
+
+def load_pile(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, pd.Series | None, dict[str, Any]]:
+    """The unlabeled pile (labels dropped) and, for a generated pile only, its hidden truth."""
+    from triage_ray.data.nih import load_nih
+
+    if cfg.pile_root:
+        root = Path(cfg.pile_root)
+        pile = add_nih_demographics(load_nih(root, labels=False), root)
+        return pile, None, {"root": str(root), "generated": False}
+    root = generated_root(cfg, "pile", cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1)
+    gen = _generate(root, cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1, cfg, log)
+    studies = add_nih_demographics(load_nih(root, labels=False), root)
+    truth = ground_truth(root)
+    return studies, truth, {"root": str(root), "generated": True,
+                            "true_prevalence": float(truth.mean()), "seed": gen.seed}
