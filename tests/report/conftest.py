@@ -36,6 +36,7 @@ def _cfg(generated: bool, tmp: Path) -> XrayConfig:
 def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
               separation: float = 2.2, seed: int = 3) -> Path:
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
+    from triage_ray.data.representativeness import split_representativeness
     from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
@@ -72,12 +73,15 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     skipped = [("/data/pile/broken.png", "cannot decode image")]
     studies_in = pd.concat([studies, pd.DataFrame({"study_id": ["broken"], "patient_id": ["px"],
                                                    "view": ["PA"]})], ignore_index=True)
+    labelled = _labelled_table(held, rng)
     pile = score_pile(studies_in, logits, scored, held, cfg, run_dir, truth=truth,
-                      skipped=skipped)
+                      skipped=skipped, labelled=labelled)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
                  **({"true_prevalence": float(y_pile.mean())} if pile_truth else {})}
-    data = {"source": cfg.source, "n_studies": sum(SPLIT_SIZES.values()) + 1000,
-            "splits": {"train": 1000, **SPLIT_SIZES}, "abnormal_rate": 0.45}
+    data = {"source": cfg.source, "n_studies": len(labelled),
+            "splits": labelled["split"].value_counts().to_dict(),
+            "abnormal_rate": float(labelled["label"].mean()),
+            "representativeness": split_representativeness(labelled, seed=seed)}
     metrics = assemble_metrics(
         run_id=run_dir.name, created="2026-01-01T00:00:00+00:00", generated=generated,
         data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}", data=data,
@@ -86,6 +90,18 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         timings={"total_s": 123.0})
     write_metrics(run_dir, metrics)
     return run_dir
+
+
+def _labelled_table(held, rng: np.random.Generator) -> pd.DataFrame:
+    """The labelled study table the held-out logits came from (two studies per patient)."""
+    rows = pd.concat([pd.DataFrame({"study_id": held.study_id[s], "label": held.label[s],
+                                    "split": s}) for s in held.study_id], ignore_index=True)
+    n = len(rows)
+    return rows.assign(patient_id=[f"{s}-{i // 2}" for s, i in zip(rows["split"], rows.index,
+                                                                      strict=True)],
+                       view=np.where(rng.random(n) < 0.6, "PA", "AP"),
+                       age=rng.integers(18, 90, n).astype(float),
+                       sex=np.where(rng.random(n) < 0.45, "F", "M"))
 
 
 @pytest.fixture(scope="package")

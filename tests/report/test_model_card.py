@@ -37,3 +37,18 @@ def test_model_card_on_real_source_has_no_generated_warning(real_data_run):
     md = write_model_card(real_data_run).read_text()
     assert "NOT A CLINICAL MODEL" not in md and "Source: nih" in md
     assert "true abnormal prevalence" not in md  # unknown for an unlabeled pile
+
+
+def test_split_representativeness_is_in_the_card_and_the_summary(generated_run):
+    from triage_ray.report.summary import render_summary
+
+    m = json.loads((generated_run / "metrics.json").read_text())
+    rep = m["data"]["representativeness"]
+    md = write_model_card(generated_run).read_text()
+    summary = render_summary(m)
+    for text in (md, summary):
+        assert "images_per_patient" in text and "ap_share" in text
+        for split, row in rep["splits"].items():
+            assert f"| {split} |" in text and f"{100 * row['ap_share']:.1f}%" in text
+        assert "| pile |" in text  # the pile's covariates beside the splits
+    assert m["pile"]["covariates"]["ap_share"] is not None

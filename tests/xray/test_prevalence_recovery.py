@@ -74,11 +74,6 @@ def test_em_and_bbse_recover_the_pile_prevalence(held, prevalence, seed):
     assert shift["n_pile"] == PILE_N
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known: prior_shift_report's EM interval resamples the pile only, not the calib set the Platt "
-    "posteriors were fitted on, so at the default run's held-out sizes it is ~0.02 wide while EM's "
-    "error SD is ~0.02: it covers the truth ~35% of the time (BBSE's, which resamples select too, "
-    "~90%). Remove this marker when the EM interval accounts for calibration error."))
 def test_em_interval_covers_the_truth_at_default_run_sizes():
     covered = []
     for seed in range(12):

@@ -17,6 +17,8 @@ mapped with `adjust_posteriors` (a monotone map, so buckets are the same sets ei
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from typing import Any
 
 import numpy as np
@@ -138,12 +140,18 @@ def youden_threshold(p_val: np.ndarray, y_val: np.ndarray) -> float:
 
 def prior_shift_report(p_pile: object, p_val: object, y_val: object, train_prior: float,
                        validated_range: tuple[float, float], *, threshold: float | None = None,
-                       n_boot: int = 200, seed: int = 0, level: float = CI_LEVEL) -> dict[str, Any]:
+                       n_boot: int = 200, seed: int = 0, level: float = CI_LEVEL,
+                       em_refit: Callable[[int], tuple[np.ndarray, float]] | None = None,
+                       ) -> dict[str, Any]:
     """EM and BBSE prevalence estimates with bootstrap CIs, and whether they stay in range.
 
     validated_range: (lo, hi) prevalences the auto-normal guarantee was validated for.
     `in_validated_range` is True only if *both* CIs lie inside it (a safety flag errs toward
     raising). EM resamples the pile; BBSE resamples the pile and the validation set.
+    em_refit(b) -> (p_pile, train_prior) of bootstrap replicate b from a calibrator refitted on a
+    resample of its own fit set: EM's error at a few thousand calibration studies is mostly that
+    calibrator's, so without it EM's interval covers only the pile's sampling error and is far too
+    narrow (measured: it covered the truth in 3 of 12 seeds at the default run's sizes).
     threshold: BBSE's score cut; None picks `youden_threshold` on the validation data. When even
     that cut cannot separate the classes, BBSE is reported as unavailable (value None, with the
     reason) and `in_validated_range` is False: one method alone cannot confirm the range.
@@ -164,7 +172,8 @@ def prior_shift_report(p_pile: object, p_val: object, y_val: object, train_prior
     em_reps, bbse_reps = np.empty(n_boot), np.empty(n_boot)
     w_val = bootstrap_weights(pv.shape[0], n_boot, seed + 1)
     for b, w in enumerate(bootstrap_weights(pu.shape[0], n_boot, seed)):
-        em_reps[b] = _em(pu, w, pi0)
+        pu_b, pi0_b = (pu, pi0) if em_refit is None else em_refit(b)
+        em_reps[b] = _em(pu_b, w, pi0_b)
         tpr_b, fpr_b = _bbse_rates(pv, yv, threshold, next(w_val))
         mu_b = float((w * hit_pile).sum() / w.sum())
         bbse_reps[b] = np.clip((mu_b - fpr_b) / max(tpr_b - fpr_b, 1e-12), 0.0, 1.0)
@@ -180,7 +189,8 @@ def prior_shift_report(p_pile: object, p_val: object, y_val: object, train_prior
         "bbse": bbse,
         "train_prior": pi0, "validated_range": [lo, hi], "threshold": threshold,
         "n_pile": int(pu.shape[0]), "n_val": int(pv.shape[0]), "n_boot": n_boot,
-        "ci": f"{level:.0%} percentile bootstrap",
+        "ci": f"{level:.0%} percentile bootstrap" + (
+            " (EM: pile and calibration fit resampled)" if em_refit else ""),
     }
     inside = {m: (m == "em" or bbse_ok) and lo <= out[m]["ci_low"] <= out[m]["ci_high"] <= hi
               for m in ("em", "bbse")}

@@ -70,3 +70,10 @@ def interval(m: Mapping[str, Any] | None, digits: int = 2) -> str:
     if m is None or not (is_number(m.get("ci_low")) and is_number(m.get("ci_high"))):
         return NA
     return _span(num(m["ci_low"], digits), num(m["ci_high"], digits))
+
+
+def calibrated_as(cal: Mapping[str, Any], digits: int = 2) -> str:
+    """How the probabilities were calibrated, for prose: "temperature-scaled (T = 1.29)"."""
+    if cal.get("method") == "temperature" and is_number(cal.get("temperature")):
+        return f"temperature-scaled (T = {num(cal['temperature'], digits)})"
+    return f"calibrated ({cal.get('method', NA)})"

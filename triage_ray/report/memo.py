@@ -26,7 +26,7 @@ from triage_ray.report.doc import (
     Para,
     Table,
 )
-from triage_ray.report.fmt import NA, ci, ci_pct, interval, is_number, num, pct, point
+from triage_ray.report.fmt import NA, calibrated_as, ci, ci_pct, interval, is_number, num, pct, point
 from triage_ray.report.pdf import write_pdf
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
@@ -62,6 +62,12 @@ def decide(run: RunArtifacts) -> Decision:
         reasons.append(f"the pile's estimated abnormal prevalence "
                        f"({ci_pct(run.get('pile.prevalence.em'))}) is outside the validated range "
                        f"{scope.validated_range(run)}")
+    moved = [r for r in run.get("pile.prevalence.untrusted_because")
+             if r.startswith("covariate shift")]
+    if moved:
+        reasons.append("the pile's studies differ from the labelled data beyond chance ("
+                       + "; ".join(r.removeprefix("covariate shift: ") for r in moved)
+                       + "), so its prevalence estimate is not trusted")
     if not (is_number(tm.get("ci_low")) and tm["ci_low"] > 1.0):
         reasons.append(f"the simulated throughput gain is not shown (multiplier {ci(tm)})")
     if not reasons:
@@ -89,10 +95,9 @@ def stop_rule(run: RunArtifacts) -> tuple[int, int]:
 def reliability(run: RunArtifacts) -> Figure:
     """The reliability diagram (raw vs temperature-scaled) drawn into run_dir/figures/."""
     rel = run.get("calibration.reliability")
-    temp = run.get("calibration.temperature")
     return Figure(figures.reliability_figure(
         {"before": rel["before"], "after": rel["after"]}, run.figures_dir / "reliability.png",
-        labels={"before": "raw", "after": f"temperature-scaled (T={temp:.2f})"}),
+        labels={"before": "raw", "after": calibrated_as(run.get("calibration"))}),
         "Reliability on the held-out test split: bins near the diagonal mean the stated "
         "probability matches the observed abnormal rate; the lower panel counts the studies in "
         "each bin (log scale).")
@@ -215,8 +220,7 @@ def _operating_point(run: RunArtifacts) -> Bullets:
         f"Model: **{best['backbone']}** (learning rate {best['lr']:g}), chosen from "
         f"{run.get('sweep.n_trials')} trained configurations by what they do to the simulated "
         f"worklist on the selection split (bound, throughput, abnormal time-to-read, then AUROC); "
-        f"probabilities temperature-scaled (T = "
-        f"{run.get('calibration.temperature'):.2f}).",
+        f"probabilities {calibrated_as(run.get('calibration'))}.",
         f"Thresholds on the pile: auto-normal below **{num(pol['t_low'], 3)}**, "
         + (f"priority at or above **{num(pol['t_high'], 3)}**" if is_number(pol["t_high"]) else
            f"no priority queue (no threshold reaches the target precision of "

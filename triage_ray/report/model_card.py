@@ -12,10 +12,11 @@ from pathlib import Path
 from triage_ray.common.stats import clopper_pearson
 from triage_ray.report import scope
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
-from triage_ray.report.fmt import NA, ci, is_number, num, pct
+from triage_ray.report.fmt import NA, calibrated_as, ci, is_number, num, pct
 from triage_ray.report.memo import reliability, trials_table
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
+from triage_ray.report.summary import representativeness_rows
 
 CAL_METRICS = {"auroc": "AUROC", "ece": "ECE (equal-width bins)",
                "adaptive_ece": "Adaptive ECE (equal-mass bins)", "brier": "Brier score",
@@ -34,7 +35,7 @@ def _details(run: RunArtifacts) -> Table:
                      f"input {run.cfg('image_size', NA)} px grayscale"),
         ("Selected by", f"Ray Tune grid over {run.get('sweep.n_trials')} configurations; metric "
                         f"{run.get('sweep.metric')} (simulated) under the miss-rate bound"),
-        ("Calibration", f"{cal['method']} scaling, T = {cal['temperature']:.3f}, fitted on "
+        ("Calibration", f"{calibrated_as(cal, 3)}, fitted on "
                         f"{num(cal['n_fit'], 0)} '{cal['fit_split']}' studies"),
         ("Triage thresholds", f"auto-normal < {num(ab['t_low'], 3)}, priority >= "
                               f"{_threshold(ab['t_high'])} (held-out prevalence); on the pile "
@@ -71,6 +72,16 @@ def _data(run: RunArtifacts) -> Bullets:
         items.append(f"Generated pile: true abnormal prevalence {pct(pile['true_prevalence'])} "
                      "(hidden from the model).")
     return Bullets(tuple(items))
+
+
+def _representativeness_table(run: RunArtifacts) -> Table | Para:
+    rep = run.get("data.representativeness", None)
+    if not rep:
+        return Para("Split representativeness: not measured by this run.")
+    header, rows = representativeness_rows(rep, run.get("pile.covariates", None))
+    return Table(header, tuple(rows), caption=(
+        f"Each split and the pile against the pooled labelled data. {rep['rule']} (threshold "
+        f"{rep['threshold']:g}). Overall: {'pass' if rep['passed'] else 'FLAGGED'}."))
 
 
 def _calibration_table(run: RunArtifacts) -> Table:
@@ -137,7 +148,7 @@ def build_model_card(run: RunArtifacts) -> Document:
         Heading("Model details"), _details(run),
         Heading("Intended use"), Bullets(tuple(scope.intended_use(run))),
         Heading("Out-of-scope use"), Bullets(tuple(scope.must_not(run))),
-        Heading("Data"), _data(run),
+        Heading("Data"), _data(run), _representativeness_table(run),
         Heading("Metrics with uncertainty"),
         Heading("Discrimination and calibration", 3), _calibration_table(run),
         FigureRow((reliability(run),)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from triage_ray.report.fmt import ci
+from triage_ray.report.fmt import calibrated_as, ci, pct
 
 
 def _f(v: float | None, spec: str = ".3f") -> str:
@@ -28,9 +28,8 @@ def render_summary(metrics: dict[str, Any]) -> str:
         "",
         "## Held-out test split",
         f"- AUROC: {ci(cal['after']['auroc'], 3)}",
-        f"- ECE (15 bins) before temperature scaling: {ci(cal['before']['ece'], 3)}; "
-        f"after (T = {cal['temperature']:.2f}, fitted on `{cal['fit_split']}`): "
-        f"{ci(cal['after']['ece'], 3)}",
+        f"- ECE (15 bins) raw: {ci(cal['before']['ece'], 3)}; "
+        f"{calibrated_as(cal)}, fitted on `{cal['fit_split']}`: {ci(cal['after']['ece'], 3)}",
         f"- Thresholds (chosen on `{ab['select_split']}`): t_low {_f(ab['t_low'])}, "
         f"t_high {_f(ab['t_high'])}; miss-rate bound met: {ab['feasible']}",
         f"- Upper {1 - ab['delta']:.0%} bound on the abnormal rate among auto-normal studies: "
@@ -48,7 +47,8 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"- Scored: {pile['n_scored']}; skipped: {pile['n_skipped']}; worklist: `{pile['worklist']}`",
         f"- Estimated abnormal prevalence: EM {ci(pile['prevalence']['em'], 3)}, "
         f"BBSE {ci(pile['prevalence']['bbse'], 3)}; within validated range: "
-        f"{pile['prevalence']['in_validated_range']}",
+        f"{pile['prevalence']['in_validated_range']}; trusted: {pile['prevalence']['estimate_trusted']}"
+        + "".join(f"\n  - not trusted: {r}" for r in pile["prevalence"]["untrusted_because"]),
         "- Buckets: " + ", ".join(f"{k} {v}" for k, v in pile["bucket_counts"].items()),
         f"- Throughput multiplier on the pile: {ci(pm['throughput_multiplier'], 2)}; "
         f"days to clear {ci(pm['days_to_clear'], 1)} (no model: {ci(pm['days_to_clear_no_ai'], 1)})",
@@ -58,8 +58,45 @@ def render_summary(metrics: dict[str, Any]) -> str:
             f"- Missed abnormals among auto-cleared (truth known only because the pile is generated): "
             f"{ci(pm['missed_abnormals'], 1)} per pile"
         )
+    lines += representativeness_lines(metrics["data"].get("representativeness"),
+                                      pile.get("covariates"))
     lines += ["", f"Wall time: {metrics['timings']['total_s']:.0f} s. Config: `config.json`."]
     return "\n".join(lines) + "\n"
+
+
+REP_COLUMNS = ("studies", "images_per_patient", "ap_share", "female_share", "mean_age",
+               "written_prior", "truth_prior")
+
+
+def representativeness_rows(rep: dict[str, Any],
+                            pile: dict[str, Any] | None) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """(header, rows): each split's covariates beside the pool's (and the pile's), with its check."""
+    groups = [("pool", rep["pool"], None), *((k, v, v["passed"]) for k, v in rep["splits"].items())]
+    if pile:
+        groups.append(("pile", pile, pile["passed"]))
+    rows = [(name, *(_cell(c, g.get(c)) for c in REP_COLUMNS),
+             "" if ok is None else "pass" if ok else "FLAGGED") for name, g, ok in groups]
+    return ("group", *REP_COLUMNS, "check"), rows
+
+
+def representativeness_lines(rep: dict[str, Any] | None, pile: dict[str, Any] | None) -> list[str]:
+    """Are the splits (and the pile) like the labelled pool? One table, from the run's report."""
+    if not rep:
+        return []
+    header, rows = representativeness_rows(rep, pile)
+    return ["", "## Are the splits representative?",
+            f"Standardised mean difference (SMD) against the pooled labelled data: {rep['rule']} "
+            f"(threshold {rep['threshold']:g}). Overall: {'pass' if rep['passed'] else 'FLAGGED'}.",
+            "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _cell(col: str, v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if col.endswith("_share") or col.endswith("_prior"):
+        return pct(v)
+    return f"{v:,.0f}" if col == "studies" else f"{v:.2f}"
 
 
 def write_summary(metrics: dict[str, Any], path: Path) -> Path:

@@ -43,13 +43,22 @@ def estimate_pile_prior(
     Temperature scaling cannot remove a logit offset, and EM reads any offset as a prevalence
     shift (Alexandari et al. 2020: EM needs bias-corrected calibration); Platt fixes that.
     """
-    platt = PlattScaler().fit(held.logit["calib"], held.label["calib"])
+    z_cal, y_cal = held.logit["calib"], held.label["calib"]
+    platt = PlattScaler().fit(z_cal, y_cal)
     y_select = held.label["select"]
     lo = max(0.0, y_select.mean() - SHIFT_TOLERANCE)
     hi = min(1.0, y_select.mean() + SHIFT_TOLERANCE)
+    rng = np.random.default_rng(seed + 7)
+
+    def em_refit(b: int) -> tuple[np.ndarray, float]:
+        """Platt refitted on a resample of calib: EM's interval then covers calibration error."""
+        idx = rng.integers(0, y_cal.size, y_cal.size)
+        return PlattScaler().fit(z_cal[idx], y_cal[idx]).predict_proba(pile_logit), float(
+            y_cal[idx].mean())
+
     report = prior_shift_report(
         platt.predict_proba(pile_logit), platt.predict_proba(held.logit["select"]), y_select,
-        float(held.label["calib"].mean()), validated_range=(lo, hi), seed=seed,
+        float(y_cal.mean()), validated_range=(lo, hi), seed=seed, em_refit=em_refit,
     )
     return {**report, "posteriors": "Platt (bias-corrected temperature), fitted on calib"}
 
