@@ -18,7 +18,6 @@ mapped with `adjust_posteriors` (a monotone map, so buckets are the same sets ei
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from typing import Any
 
 import numpy as np

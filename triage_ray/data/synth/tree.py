@@ -3,6 +3,7 @@
 out_dir/images/<Image Index>.png   8-bit grayscale radiographs
 out_dir/Data_Entry_2017.csv        NIH's columns exactly; labels are NIH-style (noisy)
 out_dir/ground_truth.csv           per study: true findings, conspicuity, true/noisy label
+out_dir/reference.csv              per study: a simulated radiologist panel's reads and majority
 out_dir/GENERATED.md               says plainly that these are generated images, not patients
 out_dir/generated_set.json         the parameters and measured properties (GeneratedSet)
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from triage_ray.data.synth.ceiling import CeilingEstimate, estimate_ceiling
 from triage_ray.data.synth.metadata import draw_studies
+from triage_ray.data.synth.panel import REFERENCE_CSV, PanelConfig, draw_panel, panel_summary
 from triage_ray.data.synth.render import StudySpec, render_chunk
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ MIN_PARALLEL = 2 * CHUNK  # below this, starting workers costs more than it save
 DATA_ENTRY = "Data_Entry_2017.csv"
 GROUND_TRUTH = "ground_truth.csv"
 SET_JSON = "generated_set.json"
+# Bumped whenever a tree's files change meaning or a file is added, so a cached tree written by an
+# older generator is regenerated rather than reused. 1: before reference.csv; 2: reference.csv.
+TREE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class GeneratedSet:
     seconds: float  # rendering + writing, excluding the ceiling estimate
     images_per_s: float
     ceiling: dict = field(default_factory=dict)
+    reference_panel: dict = field(default_factory=dict)  # panel.panel_summary: params, measured
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -64,20 +70,29 @@ class GeneratedSet:
 def generate_nih_tree(out_dir: str | os.PathLike, n_studies: int, *, image_size: int = 64,
                       seed: int = 0, prevalence: float | None = None, difficulty: float = 1.0,
                       label_noise: bool = True, parallel: bool = True, ceiling_sample: int = 400,
-                      overwrite: bool = False) -> GeneratedSet:
+                      overwrite: bool = False, panel: PanelConfig | None = None) -> GeneratedSet:
     """Generate `n_studies` chest radiographs with NIH metadata/labels into `out_dir`.
 
     Deterministic for a seed whatever the backend: Ray tasks when Ray is initialised and
     `parallel`, else a process pool (large sets on multi-core machines), else serial. A tree
     already generated with the same arguments is reused; a different one raises unless
-    `overwrite`. `ceiling_sample` studies are re-rendered for the Bayes-ceiling estimate (0: skip).
+    `overwrite`; one written by an older generator (TREE_FORMAT) is regenerated, with a warning.
+    `ceiling_sample` studies are re-rendered for the Bayes-ceiling estimate (0: skip). `panel`
+    configures the simulated reference panel written to reference.csv (default PanelConfig():
+    3 readers); it draws from its own random streams, so images and labels do not depend on it.
     """
     if image_size < 16:
         raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
     root = Path(out_dir)
+    panel = panel or PanelConfig()
     params = dict(n_studies=int(n_studies), image_size=int(image_size), seed=int(seed),
                   requested_prevalence=prevalence, difficulty=float(difficulty),
-                  label_noise=bool(label_noise))
+                  label_noise=bool(label_noise), tree_format=TREE_FORMAT,
+                  reference_panel=panel.to_dict())
+    if _outdated(root) and not overwrite:
+        log.warning("%s was written by an older generator (tree format %s, current %d: no %s); "
+                    "regenerating it", root, _saved_format(root), TREE_FORMAT, REFERENCE_CSV)
+        overwrite = True
     cached = _reuse(root, params, overwrite)
     if cached is not None:
         return cached
@@ -95,6 +110,8 @@ def generate_nih_tree(out_dir: str | os.PathLike, n_studies: int, *, image_size:
             (images / name).write_bytes(png)
     drawn.entries.to_csv(root / DATA_ENTRY, index=False)
     drawn.truth.to_csv(root / GROUND_TRUTH, index=False)
+    reference = draw_panel(drawn.truth, seed=seed, config=panel)
+    reference.to_csv(root / REFERENCE_CSV, index=False)
     seconds = time.perf_counter() - t0
 
     truth = drawn.truth
@@ -116,12 +133,29 @@ def generate_nih_tree(out_dir: str | os.PathLike, n_studies: int, *, image_size:
         label_noise_auroc=ceiling.label_noise_auroc if ceiling else nan,
         backend=backend, seconds=seconds, images_per_s=len(names) / max(seconds, 1e-9),
         ceiling=ceiling.to_dict() if ceiling else {},
+        reference_panel=panel_summary(reference, truth, panel),
     )
     (root / SET_JSON).write_text(json.dumps({"params": params, "set": gen.to_dict()}, indent=2))
     (root / "GENERATED.md").write_text(generated_notice(gen))
     log.info("generated %d studies at %d px in %.1f s (%s, %.0f img/s)", gen.n_studies,
              image_size, seconds, backend, gen.images_per_s)
     return gen
+
+
+def _saved_format(root: Path) -> int | None:
+    meta = root / SET_JSON
+    if not meta.is_file():
+        return None
+    try:
+        return int(json.loads(meta.read_text())["params"].get("tree_format", 1))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # unreadable: _reuse reports it
+
+
+def _outdated(root: Path) -> bool:
+    """A generated tree (it has generated_set.json) from an older generator version."""
+    fmt = _saved_format(root)
+    return fmt is not None and fmt < TREE_FORMAT
 
 
 def _reuse(root: Path, params: dict, overwrite: bool) -> GeneratedSet | None:
@@ -137,6 +171,9 @@ def _reuse(root: Path, params: dict, overwrite: bool) -> GeneratedSet | None:
         raise FileExistsError(
             f"{root} holds a different generated set ({saved['params']}, {n_png} PNGs); choose "
             "another directory or pass overwrite=True")
+    if not (root / REFERENCE_CSV).is_file():
+        raise FileExistsError(f"{root} is an incomplete generated set: {REFERENCE_CSV} is missing; "
+                              "pass overwrite=True to regenerate it")
     s = dict(saved["set"], root=root, backend="cached")
     s["bayes_ceiling_auroc_ci"] = tuple(s["bayes_ceiling_auroc_ci"])
     return GeneratedSet(**s)
@@ -196,6 +233,7 @@ def generated_notice(gen: GeneratedSet) -> str:
         "background covariance).\n"
         if c else "- AUROC ceiling: not estimated (ceiling_sample=0).\n"
     )
+    panel = _panel_notice(gen.reference_panel)
     return f"""# GENERATED IMAGES: NOT PATIENTS, NOT FOR CLINICAL USE
 
 Every image in this folder was drawn by a program (triage_ray.data.synth). None is a radiograph
@@ -214,4 +252,30 @@ contrast; real disease is more varied, and real confounders (hospital, scanner, 
   noise on ({gen.label_noise}), the true findings differ from them at the rates Google's 2019
   radiologist panel found for NIH images of the same NIH label and view; true abnormal rate
   {gen.true_abnormal_rate:.3f}. Per-study truth is in ground_truth.csv.
-{ceiling}"""
+{ceiling}{panel}"""
+
+
+def _panel_notice(summary: dict) -> str:
+    """GENERATED.md's reference-standard paragraph, from panel.panel_summary."""
+    if not summary:
+        return ""
+    cfg, m = summary["config"], summary["measured_vs_truth"]
+
+    def pct(d: dict) -> str:
+        lo, hi = d["ci95"]
+        return f"{100 * d['rate']:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
+
+    readers = "; ".join(f"{c}: sensitivity {pct(r['sensitivity'])}, specificity "
+                        f"{pct(r['specificity'])}" for c, r in m["readers"].items())
+    maj = m["majority"]
+    return (
+        f"- Reference standard (reference.csv): a *simulated* panel of {cfg['n_readers']} "
+        "radiologists (triage_ray.data.synth.panel), drawn from each study's true findings and "
+        "their conspicuity with per-finding detection rates from published reader studies; never "
+        f"from a model or the images. Reader false-positive rate {cfg['false_positive_rate']:.3f} "
+        f"on truly normal studies, shared per-study term sd {cfg['study_sd']}. Against the truth "
+        f"(95% CI): {readers}. Majority vote: sensitivity {pct(maj['sensitivity'])}, specificity "
+        f"{pct(maj['specificity'])}. Reader pairs disagree on "
+        f"{100 * m['pairwise_disagreement']:.1f}% of studies (Robinson et al. 1999: 11-19%). "
+        f"Cost: {summary['reads']} reads.\n"
+    )
