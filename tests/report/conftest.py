@@ -27,7 +27,8 @@ def _logits(rng: np.random.Generator, y: np.ndarray, separation: float) -> np.nd
 
 
 def _cfg(generated: bool, tmp: Path) -> XrayConfig:
-    over = dict(pile_size=PILE_SIZE, sim_reps=3, alpha=0.02, seed=3, reports_dir=str(tmp))
+    over = dict(pile_size=PILE_SIZE, sim_reps=3, alpha=0.02, seed=3, reports_dir=str(tmp),
+                op_alphas=[0.02, 0.05])
     if not generated:
         over.update(source="nih", data_root=str(tmp / "nih"))
     return XrayConfig.smoke_config(**over)
@@ -38,6 +39,8 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
     from triage_ray.data.representativeness import split_representativeness
     from triage_ray.train.heldout import HeldOutLogits
+    from triage_ray.xray.brief import answer_brief
+    from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout
@@ -53,11 +56,13 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         study_id={s: np.array([f"{s}{i}" for i in range(n)]) for s, n in SPLIT_SIZES.items()},
         label=ys, logit={s: _logits(rng, y, separation) for s, y in ys.items()},
     )
+    reference = _reference(held, rng)
     rows, scored_by_id = [], {}
     for i, sep in enumerate((separation, separation * 0.6)):  # a good and a weaker configuration
         h = held if i == 0 else HeldOutLogits(
             held.study_id, held.label, {s: _logits(rng, y, sep) for s, y in ys.items()})
-        sc = score_heldout(h, cfg, n_boot=200)
+        sc = score_heldout(h, cfg, n_boot=200, reference=reference.labels,
+                           label_source=reference.label_source)
         rows.append(TrialRow(trial_id=f"t{i}", backbone=cfg.backbones[i], lr=cfg.lrs[i],
                              status="done", error=None, val_auroc=None, train_seconds=10.0 + i,
                              checkpoint_path=f"/ckpt/t{i}", metrics=sc.trial_metrics()))
@@ -74,8 +79,12 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     studies_in = pd.concat([studies, pd.DataFrame({"study_id": ["broken"], "patient_id": ["px"],
                                                    "view": ["PA"]})], ignore_index=True)
     labelled = _labelled_table(held, rng)
-    pile = score_pile(studies_in, logits, scored, held, cfg, run_dir, truth=truth,
+    operating = run_operating_stage(cfg, scored.certification["select"],
+                                    scored.certification["test"], run_dir, log=lambda *_: None)
+    deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
+    pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
                       skipped=skipped, labelled=labelled)
+    brief = answer_brief(deploy, scored.certification["select"], reference, pile.summary)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
                  **({"true_prevalence": float(y_pile.mean())} if pile_truth else {})}
     data = {"source": cfg.source, "n_studies": len(labelled),
@@ -86,10 +95,25 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         run_id=run_dir.name, created="2026-01-01T00:00:00+00:00", generated=generated,
         data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}", data=data,
         rows=rows, selection_rule=SELECTION_RULE, metric="throughput_multiplier", best=best,
-        scored=scored, pile_info=pile_info, pile_summary=pile.summary,
-        timings={"total_s": 123.0})
+        scored=scored, pile_info={**pile_info, "operating_point": operating.recommended},
+        pile_summary=pile.summary, reference=reference.to_dict(1080.0),
+        operating=operating.to_dict(), brief=brief, timings={"total_s": 123.0})
     write_metrics(run_dir, metrics)
     return run_dir
+
+
+def _reference(held, rng: np.random.Generator):
+    """A reference panel over select and test that reads 1 in 1,000 studies otherwise than the
+    written label (the synthetic written labels here are noise-free)."""
+    from triage_ray.xray.reference import ReferenceStandard
+
+    ids = np.concatenate([held.study_id[s] for s in ("select", "test")])
+    y = np.concatenate([held.label[s] for s in ("select", "test")])
+    flip = rng.random(y.size) < 0.001
+    labels = pd.Series(np.where(flip, 1 - y, y).astype(np.int8), index=ids)
+    return ReferenceStandard("csv", labels, "test reference panel (majority of 3)", None, 3.0,
+                             {"adjudicated": {"select": SPLIT_SIZES["select"],
+                                              "test": SPLIT_SIZES["test"]}})
 
 
 def _labelled_table(held, rng: np.random.Generator) -> pd.DataFrame:
@@ -105,13 +129,13 @@ def _labelled_table(held, rng: np.random.Generator) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="package")
-def generated_run(tmp_path_factory) -> Path:
+def generated_run(ray_local, tmp_path_factory) -> Path:
     """A run on generated data whose pile truth is known (the smoke-run situation)."""
     return build_run(tmp_path_factory.mktemp("runs") / "gen-run")
 
 
 @pytest.fixture(scope="package")
-def real_data_run(tmp_path_factory) -> Path:
+def real_data_run(ray_local, tmp_path_factory) -> Path:
     """A run on a (nominally) real source with an unlabeled pile: truth-based pile metrics n/a."""
     return build_run(tmp_path_factory.mktemp("runs") / "nih-run", generated=False,
                      pile_truth=False)

@@ -35,6 +35,8 @@ def test_invalid_values_fail_at_construction(bad):
     ("t_high_rule", "npv", "triage_ray.abstain:T_HIGH_RULES"),
     ("sim_policy", "auto-clear", "sim:POLICIES"),
     ("uncertain_order", "fifo", "triage_ray.abstain:UNCERTAIN_ORDERS"),
+    ("op_uncertain_orders", ["fifo"], "triage_ray.abstain:UNCERTAIN_ORDERS"),
+    ("op_priority_rules", ["npv"], "triage_ray.abstain:T_HIGH_RULES"),
     ("backbones", ["resnet10t", "resnet9000"], "triage_ray.models:BACKBONES"),
 ])
 def test_every_registered_choice_is_checked_at_start_up_naming_the_allowed_values(key, value,
@@ -47,7 +49,7 @@ def test_every_registered_choice_is_checked_at_start_up_naming_the_allowed_value
     with pytest.raises(ValueError) as e:
         XrayConfig.from_dict({key: value})
     assert str(allowed) in str(e.value) and key in str(e.value)
-    ok = allowed[:1] if key == "backbones" else allowed[0]
+    ok = allowed[:1] if isinstance(value, list) else allowed[0]
     extra = {"data_root": "/data"} if key == "source" else {}
     XrayConfig.from_dict({key: ok, **extra})  # and each allowed value is accepted
 
@@ -102,3 +104,17 @@ def test_sweep_script_refuses_resume_with_a_changing_set(tmp_path):
                           "epochs=5"], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "epochs: saved 1, asked 5" in out.stderr
+
+
+def test_reference_choices_are_checked_at_start_up():
+    from triage_ray.xray.reference import REFERENCES
+
+    with pytest.raises(ValueError) as e:
+        XrayConfig.from_dict({"reference": "panal"})
+    assert str(sorted([*REFERENCES, "auto"])) in str(e.value)
+    assert XrayConfig().reference_source == "panel"
+    assert XrayConfig.from_dict({"source": "nih", "data_root": "/d"}).reference_source == "written"
+    with pytest.raises(ValueError, match="generated data's simulated panel"):
+        XrayConfig.from_dict({"source": "nih", "data_root": "/d", "reference": "panel"})
+    with pytest.raises(ValueError, match="needs reference_labels"):
+        XrayConfig.from_dict({"reference": "csv"})

@@ -111,7 +111,8 @@ def test_ceiling_matches_the_simulator_on_a_perfect_model():
     # the whole chain (reference set -> bound -> buckets -> sim) on a model with no overlap
     perfect = Binormal(mu0=-10.0, sd0=1.0, mu1=10.0, sd1=1.0, prevalence=prev)
     r = certified_multiplier(perfect, prevalence=prev, **FAST)
-    assert r.certified and r.auto_normal_share == pytest.approx(1 - prev, abs=1e-9)
+    # every normal is cleared; the bound also lets through a few abnormals (up to ~1 in 100)
+    assert r.certified and 1 - prev <= r.auto_normal_share <= (1 - prev) * 1.01
     assert r.median == pytest.approx(ceiling(1 - prev, audit), rel=0.02)
 
 
@@ -206,10 +207,11 @@ def test_answer_sentence_never_says_doubles_below_two():
             assert s.startswith("No:") and "doubl" not in s.lower(), s
             assert not any(w in s.lower() for w in JARGON), s
             assert f"{m:.2f}" in s
-    s = answer_sentence(multiplier=_with(base, median=1.3), model_auroc=0.82, prevalence=0.55,
+    below = _with(base, median=1.3, low=1.2, spread_low=1.25)
+    s = answer_sentence(multiplier=below, model_auroc=0.82, prevalence=0.55,
                         auroc_for_2x=None, ceiling_value=ceiling(0.45, 0.05))
     assert "perfect model" in s and "1.75" in s
-    s = answer_sentence(multiplier=_with(base, median=1.5), model_auroc=0.82, prevalence=0.3,
+    s = answer_sentence(multiplier=below, model_auroc=0.82, prevalence=0.3,
                         auroc_for_2x=0.99, ceiling_value=2.98)
     assert "0.99" in s
     # a typical reference set reaches 2x, an unlucky one does not: still "No" (conservative rule)
@@ -218,4 +220,8 @@ def test_answer_sentence_never_says_doubles_below_two():
     assert s.startswith("No:")
     s = answer_sentence(multiplier=_with(base, median=2.4, low=2.2, spread_low=2.25), model_auroc=0.995,
                         prevalence=0.3, auroc_for_2x=0.99, ceiling_value=2.98)
-    assert s.startswith("Yes:") and not any(w in s.lower() for w in JARGON), s
+    assert s.startswith("Yes:") and "doubles" in s and not any(w in s.lower() for w in JARGON), s
+    # "Yes" needs the conservative end too: a stale low above a median below 2 is still "No"
+    s = answer_sentence(multiplier=_with(base, median=1.9, low=2.1), model_auroc=0.99,
+                        prevalence=0.3, auroc_for_2x=0.99, ceiling_value=2.98)
+    assert s.startswith("No:")

@@ -71,8 +71,10 @@ def pile_worklist(run: RunArtifacts, *, truth_seed: int | None = None):
     truth = None
     if truth_seed is not None:
         truth = np.random.default_rng(truth_seed).random(p.size) < p
-    # runs written before the order became a setting used harm_if_unread
-    rule = run.cfg("uncertain_order", "harm_if_unread")
+    # the pile was triaged at the recommended operating point when there was one; runs written
+    # before the order became a setting used harm_if_unread
+    point = run.get("pile.operating_point", None) or {}
+    rule = point.get("uncertain_order") or run.cfg("uncertain_order", "harm_if_unread")
     return Worklist(bucket=wl["bucket"].to_numpy(), order_key=uncertain_order_key(p, rule),
                     is_abnormal=truth)
 

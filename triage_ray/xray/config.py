@@ -58,6 +58,17 @@ class XrayConfig(StudyConfig):
     max_concurrent_trials: int = 1
     torch_threads: int | None = None  # None: all cores of the worker's node
     use_gpu: bool = False
+    # the reference standard the bound is certified against (triage_ray.xray.reference.REFERENCES):
+    # "auto" = the simulated panel for generated data, else the written labels (a floor no model
+    # can beat: set "csv" with reference_labels, or "google2019" for NIH, to certify for real).
+    reference: str = "auto"
+    reference_labels: str | None = None  # reference="csv": study_id,reference_label[,n_readers]
+    # Adjudicated studies. Why 3,000 of `select`: Clopper-Pearson at 95% needs >= 299 auto-normal
+    # studies with no abnormal among them to certify 1% (473 with one, 1,049 with five); at an
+    # auto-normal share of 10-20% that is 1,500-3,000 adjudicated studies. 1,000 of `test` check
+    # the chosen point out of sample. Each costs reference reads (3 for the simulated panel).
+    reference_size: int = 3000
+    reference_test_size: int = 1000
     # calibration (triage_ray.calibrate.CALIBRATORS), fitted on `calib`
     calibrator: str = "temperature"
     # abstention (rules: triage_ray.abstain.T_LOW_RULES / T_HIGH_RULES) and simulation
@@ -74,6 +85,24 @@ class XrayConfig(StudyConfig):
     audit_fraction: float = 0.05
     aging_cap_days: float | None = None
     sim_reps: int = 10
+    # the operating-point stage (triage_ray.xray.operating): a Tune grid over how the chosen model
+    # is used, each point certified at its own alpha on the `select` reference set and simulated.
+    # 4 x 3 x 2 x 2 x 2 = 96 points by default.
+    op_alphas: list[float] = field(default_factory=lambda: [0.005, 0.01, 0.02, 0.05])
+    op_audit_fractions: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.10])
+    op_priority_rules: list[str] = field(default_factory=lambda: ["ppv", "capacity"])
+    op_capacity_fraction: float = 0.2  # priority share for the "capacity" rule when none is set
+    op_aging_caps_days: list[float | None] = field(default_factory=lambda: [None, 7.0])
+    op_uncertain_orders: list[str] = field(
+        default_factory=lambda: ["expected_wait_harm", "harm_if_unread"])
+    op_sim_reps: int = 3
+    op_cpus_per_trial: float = 0.25
+    op_max_concurrent: int = 8
+    # the recommended point's worst normal wait may be at most this many times first-come-first-
+    # served's (Baltruschat et al. 2021: prioritising raised the maximum wait 890 -> 1,293 min)
+    max_normal_wait_ratio: float = 1.5
+    # a steady daily inflow for the break-even day of the reference set (studies per day)
+    inflow_per_day: float = 1080.0
     radiologists: int = RADIOLOGISTS
     hours_per_day: float = READING_HOURS_PER_DAY
     reads_per_hour: float = READS_PER_HOUR
@@ -88,18 +117,36 @@ class XrayConfig(StudyConfig):
         base = dict(
             n_studies=1200, pile_size=2000, epochs=1, sim_reps=3, smoke=True,
             backbones=["resnet10t", "mobilenetv3_small_050"], lrs=[1e-3, 3e-3],
+            op_alphas=[0.01, 0.05], op_audit_fractions=[0.05], op_aging_caps_days=[None, 7.0],
+            op_uncertain_orders=["expected_wait_harm"],
         )
         base.update(overrides)
         return cls.from_dict(base)
+
+    @property
+    def reference_source(self) -> str:
+        """`reference` with "auto" resolved: the panel for generated data, else written labels."""
+        if self.reference != "auto":
+            return self.reference
+        return "panel" if self.source == "generated" else "written"
 
     def validate(self) -> None:
         from sim.policies import POLICIES
         from triage_ray.abstain import T_HIGH_RULES, T_LOW_RULES, UNCERTAIN_ORDERS
         from triage_ray.calibrate import CALIBRATORS
         from triage_ray.models import BACKBONES
+        from triage_ray.xray.reference import REFERENCES
         from triage_ray.xray.sources import SOURCES
 
         check_choice("source", self.source, SOURCES)
+        check_choice("reference", self.reference, [*REFERENCES, "auto"])
+        if self.reference_source == "panel" and self.source != "generated":
+            raise ValueError("reference='panel' is the generated data's simulated panel; for "
+                             f"source={self.source!r} use 'csv' (reference_labels=...), "
+                             "'google2019' (NIH) or 'written'")
+        if self.reference_source == "csv" and not self.reference_labels:
+            raise ValueError("reference='csv' needs reference_labels (a CSV of study_id, "
+                             "reference_label)")
         if SOURCES[self.source].needs_data_root and not self.data_root:
             raise ValueError(f"source={self.source!r} needs data_root (a local copy of the data set)")
         if not self.backbones:
@@ -113,6 +160,15 @@ class XrayConfig(StudyConfig):
         check_choice("t_high_rule", self.t_high_rule, T_HIGH_RULES)
         check_choice("sim_policy", self.sim_policy, POLICIES)
         check_choice("uncertain_order", self.uncertain_order, UNCERTAIN_ORDERS)
+        for name, values, allowed in (("op_priority_rules", self.op_priority_rules, T_HIGH_RULES),
+                                      ("op_uncertain_orders", self.op_uncertain_orders,
+                                       UNCERTAIN_ORDERS)):
+            for v in values:
+                check_choice(name, v, allowed)
+        if any(not 0 < a < 1 for a in self.op_alphas) or not self.op_alphas:
+            raise ValueError(f"op_alphas must lie in (0, 1), got {self.op_alphas}")
+        if any(not 0 <= a <= 1 for a in self.op_audit_fractions) or not self.op_audit_fractions:
+            raise ValueError(f"op_audit_fractions must lie in [0, 1], got {self.op_audit_fractions}")
         if abs(sum(self.splits.values()) - 1.0) > 1e-6 or set(self.splits) != {
             "train", "calib", "select", "test"
         }:

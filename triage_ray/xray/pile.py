@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
 
 from triage_ray.abstain import adjust_posteriors, prior_shift_report, worklist_order
 from triage_ray.abstain.buckets import BUCKET_NAMES
 from triage_ray.calibrate import PlattScaler
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.operating import ScoredSet
+from triage_ray.xray.reference import WRITTEN
 from triage_ray.xray.results import PileSummary
 from triage_ray.xray.score import ScoredConfig, abstention_policy, simulate_scores
 
@@ -38,29 +41,51 @@ class PileResult:
 def estimate_pile_prior(
     pile_logit: np.ndarray, held: HeldOutLogits, *, seed: int
 ) -> dict[str, Any]:
-    """EM and BBSE on bias-corrected posteriors (Platt = temperature + bias, fitted on `calib`).
+    """The pile's prevalence in the written labels' terms: Platt fitted on `calib`, checked on
+    `select` (see `prior_estimate`)."""
+    return prior_estimate(pile_logit, (held.logit["calib"], held.label["calib"]),
+                          (held.logit["select"], held.label["select"]), seed=seed,
+                          label_source=WRITTEN, fit_name="calib")
+
+
+def prior_estimate(pile_z: np.ndarray, fit: tuple[np.ndarray, np.ndarray],
+                   val: tuple[np.ndarray, np.ndarray], *, seed: int, label_source: str,
+                   fit_name: str) -> dict[str, Any]:
+    """EM and BBSE on bias-corrected posteriors (Platt = temperature + bias, fitted on `fit`).
 
     Temperature scaling cannot remove a logit offset, and EM reads any offset as a prevalence
-    shift (Alexandari et al. 2020: EM needs bias-corrected calibration); Platt fixes that.
+    shift (Alexandari et al. 2020: EM needs bias-corrected calibration); Platt fixes that. The
+    estimate is of the prevalence *as `fit`'s labels define abnormal*: written labels and a
+    reference panel call different studies abnormal, so each gets its own estimate.
     """
-    z_cal, y_cal = held.logit["calib"], held.label["calib"]
-    platt = PlattScaler().fit(z_cal, y_cal)
-    y_select = held.label["select"]
-    lo = max(0.0, y_select.mean() - SHIFT_TOLERANCE)
-    hi = min(1.0, y_select.mean() + SHIFT_TOLERANCE)
+    z_fit, y_fit = fit
+    z_val, y_val = val
+    platt = PlattScaler().fit(z_fit, y_fit)
+    lo = max(0.0, y_val.mean() - SHIFT_TOLERANCE)
+    hi = min(1.0, y_val.mean() + SHIFT_TOLERANCE)
     rng = np.random.default_rng(seed + 7)
 
     def em_refit(b: int) -> tuple[np.ndarray, float]:
-        """Platt refitted on a resample of calib: EM's interval then covers calibration error."""
-        idx = rng.integers(0, y_cal.size, y_cal.size)
-        return PlattScaler().fit(z_cal[idx], y_cal[idx]).predict_proba(pile_logit), float(
-            y_cal[idx].mean())
+        """Platt refitted on a resample of its fit set: EM's interval then covers its error."""
+        idx = rng.integers(0, y_fit.size, y_fit.size)
+        return PlattScaler().fit(z_fit[idx], y_fit[idx]).predict_proba(pile_z), float(
+            y_fit[idx].mean())
 
     report = prior_shift_report(
-        platt.predict_proba(pile_logit), platt.predict_proba(held.logit["select"]), y_select,
-        float(y_cal.mean()), validated_range=(lo, hi), seed=seed, em_refit=em_refit,
+        platt.predict_proba(pile_z), platt.predict_proba(z_val), y_val,
+        float(y_fit.mean()), validated_range=(lo, hi), seed=seed, em_refit=em_refit,
     )
-    return {**report, "posteriors": "Platt (bias-corrected temperature), fitted on calib"}
+    return {**report, "label_source": label_source,
+            "posteriors": f"Platt (bias-corrected temperature), fitted on {fit_name}"}
+
+
+def reference_prior(p_pile: np.ndarray, select: ScoredSet, seed: int) -> dict[str, Any]:
+    """The pile's prevalence as the reference standard defines abnormal: Platt on the calibrated
+    score's logit, fitted and checked on the `select` reference set."""
+    z = logit(np.clip(select.p, 1e-6, 1 - 1e-6))
+    return prior_estimate(logit(np.clip(p_pile, 1e-6, 1 - 1e-6)), (z, select.y), (z, select.y),
+                          seed=seed, label_source=select.label_source,
+                          fit_name="the select reference set")
 
 
 def conservative_deploy_prior(shift: dict[str, Any], validated_prior: float) -> tuple[float, float]:
@@ -102,7 +127,6 @@ def build_worklist(
     merged = arrived.merge(logits, on="study_id", how="inner")
     z = merged["logit"].to_numpy()
     p = scored.calibrator.predict_proba(z)
-    y_select = held.label["select"]
     calib_prior = float(held.label["calib"].mean())
     shift = estimate_pile_prior(z, held, seed=cfg.seed)
     lo, hi = shift["validated_range"]
@@ -118,9 +142,12 @@ def build_worklist(
     trusted = not untrusted
     pile_prior = float(np.clip(shift["em"]["value"], 1e-3, 1 - 1e-3)) if trusted else calib_prior
     p_adj = adjust_posteriors(p, calib_prior, pile_prior)
-    deploy = conservative_deploy_prior(shift, float(y_select.mean()))
-    policy = abstention_policy(cfg, deploy_prior=deploy).fit(
-        scored.calibrator.predict_proba(held.logit["select"]), y_select)
+    # The bound is certified on the `select` reference set, so the deployment prior it is
+    # re-certified for must be a prevalence in the reference's terms too.
+    cert = scored.certification["select"]
+    ref_shift = shift if cert.label_source == WRITTEN else reference_prior(p, cert, cfg.seed)
+    deploy = conservative_deploy_prior(ref_shift, float(cert.y.mean()))
+    policy = abstention_policy(cfg, deploy_prior=deploy).fit(cert.p, cert.y)
     bucket = policy.assign(p)  # thresholds apply to the calibrated score
     order = worklist_order(p_adj, bucket, cfg.uncertain_order)
     rank = np.empty(len(order), dtype=np.int64)
@@ -131,7 +158,10 @@ def build_worklist(
     ).sort_values("read_rank")
     info = {"prevalence": {**shift, "calib_prior": calib_prior, "used_prior": pile_prior,
                            "estimate_trusted": trusted, "untrusted_because": untrusted,
-                           "deploy_prior_interval": list(deploy)},
+                           "deploy_prior_interval": list(deploy),
+                           "reference": None if ref_shift is shift else {
+                               k: ref_shift[k] for k in ("em", "bbse", "label_source",
+                                                         "validated_range", "methods_agree")}},
             "covariates": covariates, "policy": policy.to_dict()}
     return merged, info
 

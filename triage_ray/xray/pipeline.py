@@ -48,10 +48,13 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.report.build import write_reports
     from triage_ray.report.summary import write_summary
     from triage_ray.train.heldout import HeldOutLogits
+    from triage_ray.xray.brief import answer_brief
+    from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.predict import predict_logits
+    from triage_ray.xray.reference import build_reference
     from triage_ray.xray.results import assemble_metrics, write_metrics
-    from triage_ray.xray.score import score_heldout
+    from triage_ray.xray.score import score_heldout, staffing_of
     from triage_ray.xray.select import SELECTION_RULE, select_best
     from triage_ray.xray.sweep import METRIC, TUNE_DIR_NAME, run_sweep, trial_rows
 
@@ -74,15 +77,30 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     ).to_dict()
     timings["data_s"] = time.time() - t
     log(f"labelled data: {data_info['n_studies']} studies, splits {data_info['splits']}")
+    reference = build_reference(cfg, studies)
+    ref_info = reference.to_dict(staffing_of(cfg).reads_per_day)
+    log(f"reference standard: {reference.label_source}; {ref_info['report'].get('adjudicated')} "
+        f"adjudicated studies, {ref_info['cost']['reads']:,.0f} reads "
+        f"({ref_info['cost']['reading_days']:.1f} reading days of the pool)")
+    ref_labels = None if reference.source == "written" else reference.labels
 
     t = time.time()
-    rows = trial_rows(run_sweep(cfg, shard_dir, run_dir, resume=resuming))
+    rows = trial_rows(run_sweep(cfg, shard_dir, run_dir, resume=resuming, reference=ref_labels,
+                                label_source=reference.label_source))
     best = select_best([r.to_dict() for r in rows])
     timings["sweep_s"] = time.time() - t
     log(f"best trial: {best['backbone']} lr={best['lr']} throughput x{best[METRIC]:.2f}")
 
     held = HeldOutLogits.load(best["checkpoint_path"])
-    scored = score_heldout(held, cfg, n_boot=1000)
+    scored = score_heldout(held, cfg, n_boot=1000, reference=ref_labels,
+                           label_source=reference.label_source)
+
+    t = time.time()
+    operating = run_operating_stage(cfg, scored.certification["select"],
+                                    scored.certification["test"], run_dir, resume=resuming, log=log)
+    timings["operating_s"] = time.time() - t
+    # the pile is triaged at the recommended operating point (the configured one if none qualifies)
+    deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
 
     t = time.time()
     pile, truth, pile_info = load_pile(cfg, log)
@@ -90,17 +108,23 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     ingest = ingest_to_shards(pile, pile_shards, image_size=cfg.image_size, overwrite=resuming)
     logits = predict_logits(read_shards(pile_shards), best["checkpoint_path"],
                             torch_threads=cfg.torch_threads)
-    pile_result = score_pile(pile, logits, scored, held, cfg, run_dir, truth=truth,
+    pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
                              skipped=ingest.skipped, labelled=studies)
     timings["pile_s"] = time.time() - t
+    t = time.time()
+    brief = answer_brief(deploy, scored.certification["select"], reference, pile_result.summary)
+    timings["brief_s"] = time.time() - t
+    log(brief["answer"])
     timings["total_s"] = time.time() - t_start
 
     metrics = assemble_metrics(
         run_id=run_dir.name, generated=generated,
         data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}",
         data=data_info, rows=rows, selection_rule=SELECTION_RULE, metric=METRIC, best=best,
-        scored=scored, pile_info={**pile_info, "ingest": ingest.to_dict()},
-        pile_summary=pile_result.summary, timings=timings, experiment_dir=TUNE_DIR_NAME,
+        scored=scored, pile_info={**pile_info, "ingest": ingest.to_dict(),
+                                  "operating_point": operating.recommended},
+        pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
+        brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME,
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

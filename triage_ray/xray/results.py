@@ -65,20 +65,26 @@ class TestCheck(_ToDict):
     n_auto_normal: int
     abnormal_among_auto_normal: int
     rate: float | None
+    n_test: int
+    label_source: str
 
 
 @dataclass(frozen=True)
 class AbstentionResult:
-    """The fitted `AbstentionPolicy.to_dict()` plus where it was fitted and its test check."""
+    """The fitted `AbstentionPolicy.to_dict()` plus where it was fitted, on which labels, its test
+    check, and the same procedure on the written labels (reported beside it, never used)."""
 
     policy: dict[str, Any]
     select_split: str
-    n_select: int
+    n_select: int  # studies the bound was certified on (the adjudicated ones)
     test_check: TestCheck
+    label_source: str  # what the bound is against, in words
+    written_labels: dict[str, Any]  # t_low, feasible, bound, coverage, test_check on written labels
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.policy, "select_split": self.select_split, "n_select": self.n_select,
-                "test_check": self.test_check.to_dict()}
+                "label_source": self.label_source, "test_check": self.test_check.to_dict(),
+                "written_labels": self.written_labels}
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,9 @@ class RunMetrics(_ToDict):
     abstention: AbstentionResult
     simulation: dict[str, Any]  # sim.SimResult.to_dict() on a test-drawn pile, plus "pile"
     pile: dict[str, Any]  # source info, ingest, and PileResult.summary
+    reference: dict[str, Any]  # ReferenceStandard.to_dict(): what the bound is against, its cost
+    operating: dict[str, Any] | None  # OperatingResult.to_dict(): the frontier, the chosen point
+    brief: dict[str, Any] | None  # triage_ray.xray.brief.answer_brief
     timings: dict[str, float]
     config: str = "config.json"
 
@@ -234,8 +243,9 @@ class RunMetrics(_ToDict):
 def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict[str, Any],
                      rows: list[TrialRow], selection_rule: str, metric: str, best: dict[str, Any],
                      scored, pile_info: dict[str, Any], pile_summary: PileSummary,
-                     timings: dict[str, float], created: str | None = None,
-                     experiment_dir: str = "tune") -> RunMetrics:
+                     reference: dict[str, Any], operating: dict[str, Any] | None,
+                     brief: dict[str, Any] | None, timings: dict[str, float],
+                     created: str | None = None, experiment_dir: str = "tune") -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -247,7 +257,7 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         best={k: best[k] for k in ("trial_id", "backbone", "lr", "checkpoint_path")},
         calibration=scored.calibration, abstention=scored.abstention,
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
-        timings=timings,
+        reference=reference, operating=operating, brief=brief, timings=timings,
     )
 
 

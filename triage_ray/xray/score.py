@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sim import SimResult, Staffing, Worklist, simulate
 from triage_ray.abstain import AbstentionPolicy, uncertain_order_key
@@ -23,6 +24,8 @@ from triage_ray.calibrate import auroc, calibration_report, make_calibrator, rel
 from triage_ray.calibrate.functional import sigmoid
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.operating import ScoredSet
+from triage_ray.xray.reference import WRITTEN
 from triage_ray.xray.results import (
     AbstentionResult,
     CalibrationResult,
@@ -61,28 +64,57 @@ def abstention_policy(cfg: XrayConfig, **overrides: Any) -> AbstentionPolicy:
     return AbstentionPolicy(**{**kw, **overrides})
 
 
+def certification_sets(held: HeldOutLogits, p: dict[str, np.ndarray],
+                       reference: pd.Series | None, label_source: str) -> dict[str, ScoredSet]:
+    """`select` and `test` studies that carry a reference label, with their calibrated p.
+
+    reference None: every study with its written label (the behaviour before a reference set).
+    """
+    out = {}
+    for split in ("select", "test"):
+        if reference is None:
+            out[split] = ScoredSet(p[split], held.label[split].astype(np.int64), label_source)
+            continue
+        ref = reference.reindex(held.study_id[split].astype(str)).to_numpy(dtype=float)
+        have = ~np.isnan(ref)
+        if not have.any():
+            raise ValueError(f"no {split} study has a reference label ({label_source})")
+        out[split] = ScoredSet(p[split][have], ref[have].astype(np.int64), label_source)
+    return out
+
+
 @dataclass
 class ScoredConfig:
     """Everything one configuration's held-out evaluation produced."""
 
     calibrator: Any  # the fitted calibrator: predict_proba(logits) -> calibrated p
-    policy: AbstentionPolicy
+    policy: AbstentionPolicy  # fitted on the `select` reference set
     calibration: CalibrationResult
     abstention: AbstentionResult
-    simulation: SimResult  # a pile the size of the real one drawn from `test`
+    simulation: SimResult  # a pile the size of the real one drawn from the `test` reference set
     selection: SelectionMetrics  # what the sweep ranks on: AUROC and the simulation on `select`
     pile_size: int
+    certification: dict[str, ScoredSet]  # the reference sets of `select` and `test`
 
     def simulation_dict(self) -> dict[str, Any]:
-        return {**self.simulation.to_dict(), "pile": f"{self.pile_size} draws from the test split"}
+        return {**self.simulation.to_dict(), "pile": f"{self.pile_size} draws from the test split's "
+                f"{self.certification['test'].n} studies labelled by the "
+                f"{self.certification['test'].label_source}"}
 
     def trial_metrics(self) -> TrialMetrics:
         return TrialMetrics.build(self.calibration, self.abstention, self.simulation_dict(),
                                   self.selection)
 
 
-def score_heldout(held: HeldOutLogits, cfg: XrayConfig, *, n_boot: int = 200) -> ScoredConfig:
-    """Calibrate on `calib`, choose thresholds on `select`, judge on `test` (never refit there)."""
+def score_heldout(held: HeldOutLogits, cfg: XrayConfig, *, n_boot: int = 200,
+                  reference: pd.Series | None = None,
+                  label_source: str = WRITTEN) -> ScoredConfig:
+    """Calibrate on `calib`, choose thresholds on `select`, judge on `test` (never refit there).
+
+    reference: study_id -> 0/1 reference-standard labels (the adjudicated studies of `select` and
+    `test`); the bound, its test check and the simulations are computed against it, and the same
+    bound against the written labels is reported beside it. None: written labels throughout.
+    """
     calibrator = make_calibrator(cfg.calibrator).fit(held.logit["calib"], held.label["calib"])
     p = {s: calibrator.predict_proba(z) for s, z in held.logit.items()}
     y_test = held.label["test"]
@@ -97,19 +129,33 @@ def score_heldout(held: HeldOutLogits, cfg: XrayConfig, *, n_boot: int = 200) ->
         reliability={"before": reliability_curve(y_test, raw_test),
                      "after": reliability_curve(y_test, p["test"])},
     )
-    policy = abstention_policy(cfg).fit(p["select"], held.label["select"])
-    bucket_test = policy.assign(p["test"])
-    auto = bucket_test == 0
+    cert = certification_sets(held, p, reference, label_source if reference is not None
+                              else WRITTEN)
+    sel, test = cert["select"], cert["test"]
+    policy = abstention_policy(cfg).fit(sel.p, sel.y)
+    written = abstention_policy(cfg).fit(p["select"], held.label["select"])
     abstention = AbstentionResult(
-        policy=policy.to_dict(), select_split="select", n_select=int(len(held.label["select"])),
-        test_check=TestCheck(
-            n_auto_normal=int(auto.sum()), abnormal_among_auto_normal=int(y_test[auto].sum()),
-            rate=float(y_test[auto].mean()) if auto.any() else None),
+        policy=policy.to_dict(), select_split="select", n_select=sel.n,
+        test_check=_test_check(policy, test), label_source=sel.label_source,
+        written_labels={**{k: written.to_dict()[k] for k in ("t_low", "feasible", "bound",
+                                                              "coverage")},
+                        "n_select": int(len(held.label["select"])), "label_source": WRITTEN,
+                        "test_check": _test_check(written, ScoredSet(
+                            p["test"], held.label["test"].astype(np.int64), WRITTEN)).to_dict()},
     )
-    simulation = _simulate_split(p["test"], bucket_test, y_test, cfg, bool(policy.feasible_))
-    selection = selection_metrics(p["select"], policy, held.label["select"], cfg)
+    simulation = _simulate_split(test.p, policy.assign(test.p), test.y, cfg,
+                                 bool(policy.feasible_))
+    selection = selection_metrics(sel.p, policy, sel.y, cfg)
     return ScoredConfig(calibrator, policy, calibration, abstention, simulation, selection,
-                        cfg.pile_size)
+                        cfg.pile_size, cert)
+
+
+def _test_check(policy: AbstentionPolicy, test: ScoredSet) -> TestCheck:
+    """The auto-normal promise on `test`, which the thresholds never saw."""
+    auto = policy.assign(test.p) == 0
+    return TestCheck(n_auto_normal=int(auto.sum()), abnormal_among_auto_normal=int(test.y[auto].sum()),
+                     rate=float(test.y[auto].mean()) if auto.any() else None, n_test=test.n,
+                     label_source=test.label_source)
 
 
 def _simulate_split(p: np.ndarray, bucket: np.ndarray, y: np.ndarray, cfg: XrayConfig,

@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.reference import WRITTEN
 from triage_ray.xray.results import TrialRow
 
 TUNE_DIR_NAME = "tune"
@@ -18,7 +21,8 @@ METRIC = "throughput_multiplier"  # a TrialMetrics field: what the dashboard plo
 
 
 def xray_trial(
-    config: dict[str, Any], *, cfg_dict: dict[str, Any], shard_dir: str, train_storage: str
+    config: dict[str, Any], *, cfg_dict: dict[str, Any], shard_dir: str, train_storage: str,
+    reference: pd.Series | None = None, label_source: str = WRITTEN,
 ) -> None:
     """One Tune trial: train (config["backbone"], config["lr"]), then score it on held-out data."""
     import ray.tune
@@ -40,20 +44,24 @@ def xray_trial(
         callbacks=[TuneReportCallback()],
     )
     result = trainer.fit()
-    scored = score_heldout(HeldOutLogits.load(result.checkpoint.path), cfg)
+    scored = score_heldout(HeldOutLogits.load(result.checkpoint.path), cfg, reference=reference,
+                           label_source=label_source)
     ray.tune.report({
         **scored.trial_metrics().to_dict(), "final": 1, "checkpoint_path": result.checkpoint.path,
     })
 
 
-def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool = False):
-    """Grid over cfg.backbones x cfg.lrs; returns Tune's ResultGrid. Resumable with `resume`."""
+def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool = False,
+              reference: pd.Series | None = None, label_source: str = WRITTEN):
+    """Grid over cfg.backbones x cfg.lrs; returns Tune's ResultGrid. Resumable with `resume`.
+
+    reference: the adjudicated studies' labels each trial's bound is certified against."""
     from ray import tune
 
     trainable = tune.with_resources(
         tune.with_parameters(
             xray_trial, cfg_dict=cfg.to_dict(), shard_dir=str(shard_dir),
-            train_storage=str(run_dir / "train"),
+            train_storage=str(run_dir / "train"), reference=reference, label_source=label_source,
         ),
         {"cpu": cfg.cpus_per_trial},
     )

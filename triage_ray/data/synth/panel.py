@@ -96,7 +96,7 @@ UNSOURCED = float(np.median([HONG_PNEUMOTHORAX, HONG_CONSOLIDATION, HONG_FRACTUR
 # specificity of clinical reports for "referable abnormality" against a 7-thoracic-radiologist
 # panel (Hwang et al., Radiology 2025; 1,539 patients). Per-finding specificities (Hong) are not
 # compounded: they were measured on an enriched set, among images with other findings.
-FALSE_POSITIVE_RATE = 1.0 - 0.936
+FALSE_POSITIVE_RATE = 0.064  # = 1 - 0.936
 # Pairs of readers disagree on "significantly abnormal" on 11-19% of studies (Robinson et al.,
 # BJR 1999; 100 emergency films, 3 consultants): a comparison, not a parameter.
 ROBINSON_PAIR_DISAGREEMENT = (0.11, 0.19)

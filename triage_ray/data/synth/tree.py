@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import textwrap
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -268,7 +269,7 @@ def _panel_notice(summary: dict) -> str:
     readers = "; ".join(f"{c}: sensitivity {pct(r['sensitivity'])}, specificity "
                         f"{pct(r['specificity'])}" for c, r in m["readers"].items())
     maj = m["majority"]
-    return (
+    text = (
         f"- Reference standard (reference.csv): a *simulated* panel of {cfg['n_readers']} "
         "radiologists (triage_ray.data.synth.panel), drawn from each study's true findings and "
         "their conspicuity with per-finding detection rates from published reader studies; never "
@@ -277,5 +278,6 @@ def _panel_notice(summary: dict) -> str:
         f"(95% CI): {readers}. Majority vote: sensitivity {pct(maj['sensitivity'])}, specificity "
         f"{pct(maj['specificity'])}. Reader pairs disagree on "
         f"{100 * m['pairwise_disagreement']:.1f}% of studies (Robinson et al. 1999: 11-19%). "
-        f"Cost: {summary['reads']} reads.\n"
+        f"Cost: {summary['reads']} reads."
     )
+    return textwrap.fill(text, width=98, subsequent_indent="  ", break_on_hyphens=False) + "\n"
