@@ -21,6 +21,13 @@ def test_all_reports_from_a_run_directory(generated_run, tune_experiment, tmp_pa
     assert len(PdfReader(written["memo"]).pages) <= 3
     assert written["dashboard"] == run_dir / "dashboard.html"
     assert all(p.is_file() for p in written.values())
+    page = written["dashboard"].read_text()
+    import json
+
+    op = json.loads((run_dir / "metrics.json").read_text())["operating"]
+    assert f"Operating frontier ({op['n_points']} operating points" in page
+    assert page.count('class="recommended"') == (op["recommended"] in
+                                                 [op["points"][i] for i in op["pareto"]])
 
 
 def test_a_failing_report_does_not_stop_the_others(generated_run, tmp_path):

@@ -32,13 +32,18 @@ def test_drawing_report_figures_leaves_global_rcparams_unchanged(tmp_path):
     figures.reliability_figure({"before": CURVE, "after": CURVE}, tmp_path / "rel.png",
                                labels={"after": "temperature-scaled"})
     figures.bucket_figure({"auto_normal": 3, "uncertain": 5, "priority": 2}, tmp_path / "b.png")
+    pts = [{"status": "done", "feasible": 1.0, "bound": 0.008, "throughput_multiplier": 1.2,
+            "normal_wait_max_hours": 300.0},
+           {"status": "done", "feasible": 0.0, "bound": None, "throughput_multiplier": 1.0,
+            "normal_wait_max_hours": 200.0}]
+    figures.frontier_figure(pts, [0, 1], pts[0], 0.01, tmp_path / "f.png")
     figures.backlog_figure({"day": [0, 1, 2], "policy": [9, 4, 0], "no_ai": [9, 6, 3]},
                            tmp_path / "backlog.png")
     exp = _experiment(tmp_path)
     png, front = pareto_figure(exp.trials, "throughput_multiplier", "missed_per_1000_auto_cleared")
     assert png.startswith("data:image/png;base64,") and len(front) == 2
     assert curves_figure(exp, ["val_auroc"]).startswith("data:image/png;base64,")
-    for name in ("rel.png", "b.png", "backlog.png"):
+    for name in ("rel.png", "b.png", "backlog.png", "f.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert _rc() == before
 

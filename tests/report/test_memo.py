@@ -32,7 +32,7 @@ def test_memo_has_at_most_three_pages_and_twins(memo, generated_run):
     assert 1 <= n_pages <= MAX_PAGES
     for twin in ("memo.md", "memo.html", "sensitivity.json"):
         assert (generated_run / twin).is_file()
-    for fig in ("reliability.png", "buckets.png", "backlog.png"):
+    for fig in ("reliability.png", "frontier.png", "backlog.png"):
         assert (generated_run / "figures" / fig).stat().st_size > 5_000
 
 

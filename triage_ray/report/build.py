@@ -23,6 +23,7 @@ def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
                   sensitivity: bool = True, recompute_sensitivity: bool = False,
                   log: Callable[[str], None] = print) -> dict[str, Path]:
     """Write memo.pdf/.md/.html, model_card.md/.html and dashboard.html into `run_dir`."""
+    from triage_ray.report.brief import frontier_html
     from triage_ray.report.dashboard import write_dashboard
     from triage_ray.report.memo import write_memo
     from triage_ray.report.model_card import write_model_card
@@ -37,7 +38,8 @@ def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
                                    recompute_sensitivity=recompute_sensitivity),
         "model_card": lambda: write_model_card(run_dir),
         "dashboard": lambda: write_dashboard(
-            run_dir / run.get("sweep.experiment_dir"), run_dir / "dashboard.html"),
+            run_dir / run.get("sweep.experiment_dir"), run_dir / "dashboard.html",
+            extra_html=frontier_html(run)),
     }
     written: dict[str, Path] = {}
     failed: list[str] = []

@@ -287,8 +287,9 @@ JS = """
 
 
 def render_dashboard(exp: Experiment, *, refresh_s: float | None = None, x: str = X_METRIC,
-                     y: str = Y_METRIC, now: datetime | None = None) -> str:
-    """The complete HTML page (self-contained); `refresh_s` adds a meta refresh."""
+                     y: str = Y_METRIC, now: datetime | None = None, extra_html: str = "") -> str:
+    """The complete HTML page (self-contained); `refresh_s` adds a meta refresh; `extra_html`
+    (already escaped) goes after the Pareto front, e.g. a run's operating frontier."""
     now = now or datetime.now()
     pareto_png, front = pareto_figure(exp.trials, x, y)
     params_png = hyperparam_figure(exp, PLOT_METRICS)
@@ -325,6 +326,7 @@ def render_dashboard(exp: Experiment, *, refresh_s: float | None = None, x: str 
         "<h2>Pareto front</h2>",
         img(pareto_png, "Pareto front", f"No trial has reported finite values of both {x} and "
             f"{y} yet (a miss rate is undefined when nothing is auto-cleared)."),
+        extra_html,
         "<h2>Metrics vs hyperparameters</h2>",
         img(params_png, "metrics vs hyperparameters", "No finished trial metrics yet."),
         "<h2>Learning curves</h2>",
@@ -346,7 +348,7 @@ def render_dashboard(exp: Experiment, *, refresh_s: float | None = None, x: str 
 
 def write_dashboard(experiment_dir: str | Path, out_html: str | Path | None = None, *,
                     refresh_s: float | None = None, x: str = X_METRIC,
-                    y: str = Y_METRIC) -> Path:
+                    y: str = Y_METRIC, extra_html: str = "") -> Path:
     """Render `experiment_dir` to `out_html` (default <experiment_dir>/dashboard.html).
 
     Written to a temporary file and renamed, so a browser reloading mid-write never sees half a
@@ -355,7 +357,7 @@ def write_dashboard(experiment_dir: str | Path, out_html: str | Path | None = No
     out = Path(out_html) if out_html else Path(experiment_dir) / DEFAULT_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_dashboard(exp, refresh_s=refresh_s, x=x, y=y))
+    tmp.write_text(render_dashboard(exp, refresh_s=refresh_s, x=x, y=y, extra_html=extra_html))
     os.replace(tmp, out)
     return out
 

@@ -95,3 +95,41 @@ def backlog_figure(backlog: Mapping[str, Any], path: Path, policy_label: str = "
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=6.5, frameon=False)
         return _save(fig, path)
+
+
+def frontier_figure(points: Sequence[Mapping[str, Any]], pareto: Sequence[int],
+                    recommended: Mapping[str, Any] | None, alpha: float, path: Path) -> Path:
+    """Operating points: simulated throughput against the certified bound (per 1,000 cleared),
+    coloured by the worst normal wait; points with no certified bound sit at the right edge."""
+    import math
+
+    def bound(p: Mapping[str, Any]) -> float:
+        b = p.get("bound")
+        ok = p.get("feasible") and b is not None and math.isfinite(b)
+        return 1000.0 * b if ok else math.nan
+
+    done = [p for p in points if p.get("status") == "done"]
+    xs = [bound(p) for p in done]
+    right = max([x for x in xs if math.isfinite(x)] + [1000.0 * alpha * 2]) * 1.15
+    xs = [x if math.isfinite(x) else right for x in xs]
+    ys = [p.get("throughput_multiplier") or 1.0 for p in done]
+    cs = [p.get("normal_wait_max_hours") or 0.0 for p in done]
+    with report_style():
+        fig = new_figure()
+        ax = fig.add_subplot()
+        sc = ax.scatter(xs, ys, c=cs, s=12, cmap="viridis", alpha=0.85)
+        front = [i for i in pareto if i < len(points) and points[i].get("status") == "done"]
+        idx = {id(p): k for k, p in enumerate(done)}
+        fx = [xs[idx[id(points[i])]] for i in front]
+        fy = [ys[idx[id(points[i])]] for i in front]
+        ax.scatter(fx, fy, s=40, facecolors="none", edgecolors="#c0392b", linewidths=0.8)
+        if recommended is not None:
+            ax.scatter([bound(recommended) if math.isfinite(bound(recommended)) else right],
+                       [recommended.get("throughput_multiplier") or 1.0], marker="*", s=110,
+                       color="#c0392b", zorder=3)
+        ax.axvline(1000.0 * alpha, color="#9aa3b5", lw=0.8, ls="--")
+        ax.set_xlabel("certified abnormal per 1,000 cleared (right edge: none certified)")
+        ax.set_ylabel("throughput multiplier")
+        ax.set_title("Operating frontier (selection set)")
+        fig.colorbar(sc, ax=ax, label="worst normal wait (h)")
+        return _save(fig, path)

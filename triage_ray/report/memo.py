@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from triage_ray.common.stats import clopper_pearson
-from triage_ray.report import figures, scope
+from triage_ray.report import brief, figures, scope
 from triage_ray.report.doc import (
     Bullets,
     Callout,
@@ -35,7 +35,7 @@ from triage_ray.xray.select import SELECTION_RULE, rank_trials
 
 MAX_PAGES = 3
 MEMO_FILES = ("memo.pdf", "memo.md", "memo.html")
-MAX_TRIAL_ROWS = 6  # the memo lists the best few; the dashboard has all
+MAX_SCENARIO_ROWS = 8  # the base row and the scenarios most likely to change the conclusion
 PER_1000 = 1000.0
 
 
@@ -106,12 +106,14 @@ def reliability(run: RunArtifacts) -> Figure:
 def _draw_figures(run: RunArtifacts) -> tuple[Figure, ...]:
     fig_dir = run.figures_dir
     pile_n = run.get("pile.n_scored")
+    frontier = brief.frontier_figure(run)
     return (
         reliability(run),
-        Figure(figures.bucket_figure(run.get("pile.bucket_counts"), fig_dir / "buckets.png",
-                                     title=f"The {num(pile_n, 0)}-study pile by bucket"),
-               "Studies per queue on the pile (priority read first; auto-normal cleared except "
-               "the audit)."),
+        frontier or Figure(figures.bucket_figure(
+            run.get("pile.bucket_counts"), fig_dir / "buckets.png",
+            title=f"The {num(pile_n, 0)}-study pile by bucket"),
+            "Studies per queue on the pile (priority read first; auto-normal cleared except "
+            "the audit)."),
         Figure(figures.backlog_figure(
             run.get("pile.simulation.backlog"), fig_dir / "backlog.png",
             policy_label=f"with model ({run.get('pile.simulation.policy')})"),
@@ -175,7 +177,8 @@ def _bound_paragraph(run: RunArtifacts) -> Para:
             f"among auto-cleared studies at or below {target} per 1,000 with {pct(conf, 0)} "
             f"confidence on the {num(pol['n_selection'], 0)} selection studies matched to the "
             f"pile's prevalence ({pol['bound_statistic']}). Auto-clearing gets no credit in the "
-            "simulation and must not be switched on." + _how_far_off(pol))
+            "simulation and must not be switched on." + _how_far_off(pol) + " "
+            + brief.reference_text(run) + " " + brief.written_comparison(run))
     text = (
         f"**Miss-rate guarantee.** With {pct(conf, 0)} confidence, the abnormal rate among "
         f"auto-cleared studies is at most **{num(_per1000(pol['bound']), 1)} per 1,000** at the "
@@ -193,7 +196,7 @@ def _bound_paragraph(run: RunArtifacts) -> Para:
     if run.get("pile.truth_known"):
         text += (" The pile's own missed count is known only because the pile was generated: "
                  f"{ci(run.get('pile.simulation.metrics.missed_abnormals'), 1)} studies.")
-    return Para(text)
+    return Para(text + " " + brief.reference_text(run) + " " + brief.written_comparison(run))
 
 
 def _how_far_off(pol: dict[str, Any]) -> str:
@@ -242,7 +245,10 @@ def _assumption_table(sens: dict[str, Any]) -> Table:
         return (r["axis"], r["setting"], ci(tm), num(r["days_to_clear"], 1),
                 num(miss, 1) if is_number(miss) else NA, holds)
 
-    rows = [row(sens["base"])] + [row(r) for r in sens["rows"]]
+    base = row(sens["base"])
+    # at most MAX_SCENARIO_ROWS: the rows that change the conclusion first, then the others
+    ranked = sorted((row(r) for r in sens["rows"]), key=lambda r: r[-1] == base[-1])
+    rows = [base] + ranked[:MAX_SCENARIO_ROWS - 1]
     return Table(
         ("Assumption", "Setting", "Throughput multiplier", "Days to clear", "Missed /1,000*",
          "Gain shown"), tuple(rows), widths=(22, 24, 24, 10, 11, 9),
@@ -368,7 +374,10 @@ def build_memo(run: RunArtifacts, sensitivity: dict[str, Any] | None = None) -> 
     )
     if dec.reasons:
         doc.add(Bullets(tuple(f"Why: {r}." for r in dec.reasons)))
-    doc.add(_operating_point(run), Heading("What the model does to the worklist"),
+    doc.add(Heading("Does it double effective radiologist throughput?"),
+            *brief.brief_paragraphs(run))
+    doc.add(_operating_point(run), brief.operating_bullets(run),
+            Heading("What the model does to the worklist"),
             _worklist_table(run), _bound_paragraph(run),
             FigureRow(_draw_figures(run)),
             Heading("What it must NOT be used for"), Bullets(tuple(scope.must_not(run))),
@@ -378,7 +387,9 @@ def build_memo(run: RunArtifacts, sensitivity: dict[str, Any] | None = None) -> 
         doc.add(_assumption_table(sensitivity))
     doc.add(Heading("How to monitor the pilot"), _monitoring(run),
             Heading("Evidence behind the choice"), _evidence_table(run),
-            trials_table(run, limit=MAX_TRIAL_ROWS),
+            Para(f"The {run.get('sweep.n_trials')} trained configurations, the operating "
+                 "frontier point by point and the doubling grid are in the model card.",
+                 small=True),
             Para(f"Every number above is read from {run.metrics_path.name}, config.json, "
                  f"worklist.parquet and sensitivity.json in {run.run_dir}. Rebuild with "
                  f"`python -m triage_ray.report {run.run_dir}`.", small=True))

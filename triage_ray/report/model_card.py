@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from triage_ray.common.stats import clopper_pearson
-from triage_ray.report import scope
+from triage_ray.report import brief, scope
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
 from triage_ray.report.fmt import NA, calibrated_as, ci, is_number, num, pct
 from triage_ray.report.memo import reliability, trials_table
@@ -84,6 +84,28 @@ def _representativeness_table(run: RunArtifacts) -> Table | Para:
         f"{rep['threshold']:g}). Overall: {'pass' if rep['passed'] else 'FLAGGED'}."))
 
 
+def _frontier(run: RunArtifacts) -> tuple:
+    fig = brief.frontier_figure(run)
+    table = brief.frontier_table(run)
+    return tuple(b for b in (table, brief.operating_bullets(run),
+                             FigureRow((fig,)) if fig else None) if b is not None)
+
+
+def _doubling_table(run: RunArtifacts) -> Table | Para:
+    d = run.get("brief.doubling", None)
+    if not d:
+        return Para("No doubling analysis in this run.")
+    rows = tuple((pct(prev, 0), *(num(v, 2) for v in row), num(need, 3) if is_number(need) else "none")
+                 for prev, row, need in zip(d["prevalences"], d["median_multiplier"],
+                                            d["auroc_for_2x"], strict=True))
+    return Table(("Pile abnormal", *(f"AUROC {a:g}" for a in d["aurocs"]), "2x from AUROC"), rows,
+                 caption="Certified throughput multiplier at alpha "
+                         f"{pct(d['settings']['alpha'])} (median over {d['settings']['n_redraws']} "
+                         "reference-set redraws), simulated for a binormal score model with this "
+                         f"model's shape; present model: AUROC {num(d['present']['auroc'], 3)} at "
+                         f"{pct(d['present']['prevalence'])} abnormal.")
+
+
 def _calibration_table(run: RunArtifacts) -> Table:
     b, a = run.get("calibration.before"), run.get("calibration.after")
     rows = tuple((label, ci(b.get(k), 3), ci(a.get(k), 3))
@@ -153,6 +175,10 @@ def build_model_card(run: RunArtifacts) -> Document:
         Heading("Discrimination and calibration", 3), _calibration_table(run),
         FigureRow((reliability(run),)),
         Heading("Triage buckets and the miss-rate bound", 3), _abstention_table(run),
+        Para(brief.reference_text(run) + " " + brief.written_comparison(run)),
+        Heading("Operating frontier", 3), *_frontier(run),
+        Heading("Does it double effective radiologist throughput?", 3),
+        *brief.brief_paragraphs(run), _doubling_table(run),
         Heading("Operational effect (simulated reading)", 3), _simulation_table(run),
         Heading("Configurations compared", 3), trials_table(run),
         Heading("Limitations"), Bullets(tuple(scope.limitations(run))),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.doubling import ceiling, doubling_grid, fit_binormal, net_of_costs
 from triage_ray.xray.operating import ScoredSet
@@ -17,11 +19,23 @@ from triage_ray.xray.reference import ReferenceStandard
 from triage_ray.xray.results import PileSummary
 from triage_ray.xray.score import staffing_of
 
+PREVALENCE_FLOOR = 0.01
 
-def pile_prevalence(summary: PileSummary) -> dict[str, Any]:
-    """The pile's estimated prevalence in the certifying labels' terms (EM, with its interval)."""
-    prev = summary.prevalence
-    return (prev.get("reference") or prev)["em"]
+
+def pile_prevalence(summary: PileSummary, select: ScoredSet) -> dict[str, Any]:
+    """The pile's prevalence in the certifying labels' terms: the EM estimate with its interval
+    when it lies in the validated range, else the selection set's own (the estimate is named)."""
+    prev = summary.prevalence.get("reference") or summary.prevalence
+    em = prev["em"]
+    lo, hi = prev["validated_range"]
+    if lo <= em["ci_low"] <= em["ci_high"] <= hi:
+        return {**em, "basis": "EM estimate on the pile"}
+    own = float(select.y.mean())
+    half = 1.96 * float(np.sqrt(own * (1 - own) / max(select.n, 1)))
+    return {"value": own, "ci_low": max(0.0, own - half), "ci_high": min(1.0, own + half),
+            "basis": f"the selection set's prevalence: the pile's EM estimate {em['value']:.3f} "
+                     f"({em['ci_low']:.3f}-{em['ci_high']:.3f}) left the validated range "
+                     f"{lo:.2f}-{hi:.2f}, so it is not used"}
 
 
 def answer_brief(cfg: XrayConfig, select: ScoredSet, reference: ReferenceStandard,
@@ -29,11 +43,14 @@ def answer_brief(cfg: XrayConfig, select: ScoredSet, reference: ReferenceStandar
     """Measured multiplier on the pile, the ceiling for its case mix, what doubling would take,
     and the net of the reference set's cost, with one plain sentence."""
     staffing = staffing_of(cfg)
-    prev = pile_prevalence(pile)
+    prev = pile_prevalence(pile, select)
     model = fit_binormal(select.p, select.y, seed=cfg.seed)
+    # an estimate at the edge (EM can run to 0 or 1 with a weak model) is held inside the grid's
+    # range; the estimate itself is reported unchanged
+    present = float(np.clip(prev["value"], PREVALENCE_FLOOR, 1 - PREVALENCE_FLOOR))
     grid = doubling_grid(model, n_reference=select.n, alpha=cfg.alpha, delta=cfg.delta,
                          audit_fraction=cfg.audit_fraction, staffing=staffing,
-                         pile_size=cfg.pile_size, seed=cfg.seed, pile_prevalence=prev["value"])
+                         pile_size=cfg.pile_size, seed=cfg.seed, pile_prevalence=present)
     sim = pile.simulation.to_dict()["metrics"]
     multiplier = sim["throughput_multiplier"]
     cost = reference.cost(staffing.reads_per_day)

@@ -27,6 +27,7 @@ from triage_ray.xray.config import XrayConfig
 TUNE_DIR_NAME = "tune_operating"
 # What each trial reports (also the dashboard's frontier axes); nothing else lists these.
 OBJECTIVES = ("throughput_multiplier", "bound", "abnormal_ttr_median_ratio", "normal_wait_max_hours")
+POINT_KEYS = ("alpha", "audit_fraction", "priority_rule", "aging_cap_days", "uncertain_order")
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def recommend(rows: list[dict[str, Any]], cfg: XrayConfig,
     tied = [r for r in pool if _or(r.get("throughput_multiplier_ci_high"),
                                    _or(r.get("throughput_multiplier"), 1.0)) >= best_tp]
     return min(tied, key=lambda r: (_or(r.get("abnormal_ttr_median_ratio"), math.inf),
-                                    -_or(r.get("throughput_multiplier"), 1.0)))
+                                    -_or(r.get("throughput_multiplier"), 1.0),
+                                    tuple(str(r.get(k)) for k in POINT_KEYS)))  # deterministic
 
 
 def check_on_test(point: dict[str, Any], select: ScoredSet, test: ScoredSet,
