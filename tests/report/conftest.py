@@ -84,7 +84,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
     pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
                       skipped=skipped, labelled=labelled)
-    brief = answer_brief(deploy, scored.certification["select"], reference, pile.summary)
+    brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile.summary)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
                  **({"true_prevalence": float(y_pile.mean())} if pile_truth else {})}
     data = {"source": cfg.source, "n_studies": len(labelled),
@@ -96,7 +96,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}", data=data,
         rows=rows, selection_rule=SELECTION_RULE, metric="throughput_multiplier", best=best,
         scored=scored, pile_info={**pile_info, "operating_point": operating.recommended},
-        pile_summary=pile.summary, reference=reference.to_dict(1080.0),
+        pile_summary=pile.summary, reference=reference.to_dict(1080.0, cfg.alpha, cfg.delta),
         operating=operating.to_dict(), brief=brief, timings={"total_s": 123.0})
     write_metrics(run_dir, metrics)
     return run_dir

@@ -30,3 +30,16 @@ def test_an_estimate_outside_the_validated_range_falls_back_and_says_so():
     got = pile_prevalence(_Summary(em, (0.35, 0.65)), SELECT)
     assert got["value"] == 0.5 and got["ci_low"] < 0.5 < got["ci_high"]
     assert "0.000" in got["basis"] and "not used" in got["basis"]
+
+
+def test_the_reference_arithmetic_matches_the_published_numbers():
+    import pandas as pd
+
+    from triage_ray.xray.reference import ReferenceStandard
+
+    ref = ReferenceStandard("csv", pd.Series([0, 1], index=["a", "b"]), "panel", None, 3.0,
+                            {"adjudicated": {"select": 250, "test": 0}})
+    a = ref.arithmetic(0.01, 0.05)
+    assert a["min_auto_normal"] == {"no_abnormal": 299, "one_abnormal": 473, "five_abnormal": 1049}
+    assert a["too_small"]  # 250 adjudicated studies can never certify 1%
+    assert not ref.arithmetic(0.05, 0.05)["too_small"]

@@ -29,7 +29,22 @@ def reference_text(run: RunArtifacts) -> str:
             f"{num(adj.get('select'), 0)} selection and {num(adj.get('test'), 0)} check studies: "
             f"{num(cost['reads'], 0)} radiologist reads, {num(cost['reading_days'], 1)} reading "
             f"days of this pool. It is a promise about what that panel would call abnormal, not "
-            f"about the truth.{scope}")
+            f"about the truth.{scope} " + arithmetic_text(ref.get("arithmetic")))
+
+
+def arithmetic_text(a: dict[str, Any] | None) -> str:
+    """Why the reference set has the size it has (or why it is too small)."""
+    if not a:
+        return ""
+    need = a["min_auto_normal"]
+    text = (f"Certifying {pct(a['alpha'])} with {pct(a['confidence'], 0)} confidence needs at "
+            f"least {num(need['no_abnormal'], 0)} auto-normal reference studies with no abnormal "
+            f"among them ({num(need['one_abnormal'], 0)} with one, "
+            f"{num(need['five_abnormal'], 0)} with five)")
+    if a["too_small"]:
+        return text + f": {num(a['n_select'], 0)} selection studies can never certify it."
+    return (text + f": with {num(a['n_select'], 0)} selection studies the model must clear at "
+            f"least {pct(a['min_clearable_share'])} of them.")
 
 
 def written_comparison(run: RunArtifacts) -> str:
@@ -62,8 +77,8 @@ def brief_paragraphs(run: RunArtifacts) -> list[Any]:
         "sample must still be read.",
         _what_doubling_takes(present, d),
         f"Net of costs: the reference set costs {num(net['reference_days'], 1)} reading days; "
-        f"net saving on this pile {num(net['net_days_saved'], 1)} reading days (gross "
-        f"{num(net['gross_days_saved'], 1)}). "
+        f"net saving on this pile {num(_days(net['net_days_saved']), 1)} reading days (gross "
+        f"{num(_days(net['gross_days_saved']), 1)}). "
         + (f"On a steady {num(net['inflow_per_day'], 0)} studies/day the reference set pays for "
            f"itself after {num(net['break_even_day'], 1)} days."
            if is_number(net.get("break_even_day")) else
@@ -71,6 +86,11 @@ def brief_paragraphs(run: RunArtifacts) -> list[Any]:
            "at this multiplier."),
     ]
     return [Para(f"**{b['answer']}**"), Bullets(tuple(items))]
+
+
+def _days(x: float) -> float:
+    """Reading days for prose: a simulated difference under 0.05 days is no difference (no -0.0)."""
+    return 0.0 if is_number(x) and abs(x) < 0.05 else x
 
 
 def _what_doubling_takes(present: dict[str, Any], d: dict[str, Any]) -> str:
@@ -91,9 +111,8 @@ def frontier_figure(run: RunArtifacts) -> Figure | None:
         return None
     path = figures.frontier_figure(op["points"], op["pareto"], op["recommended"],
                                    run.get("abstention.alpha"), run.figures_dir / "frontier.png")
-    return Figure(path, f"{op['n_points']} operating points scored by Ray Tune and the SimPy "
-                        "model; ringed: the front (no point beats it on both); star: "
-                        "recommended. Colour: worst wait of a read normal study.")
+    return Figure(path, f"{op['n_points']} operating points (Ray Tune + SimPy); ringed: the "
+                        "front; star: recommended.")
 
 
 def operating_bullets(run: RunArtifacts) -> Bullets:

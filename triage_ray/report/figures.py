@@ -128,8 +128,17 @@ def frontier_figure(points: Sequence[Mapping[str, Any]], pareto: Sequence[int],
                        [recommended.get("throughput_multiplier") or 1.0], marker="*", s=110,
                        color="#c0392b", zorder=3)
         ax.axvline(1000.0 * alpha, color="#9aa3b5", lw=0.8, ls="--")
-        ax.set_xlabel("certified abnormal per 1,000 cleared (right edge: none certified)")
+        if not any(p.get("feasible") for p in done):
+            ax.text(0.5, 0.5, "no point certified:\nnothing can be cleared", ha="center",
+                    va="center", transform=ax.transAxes, color="#c0392b")
+        ax.ticklabel_format(axis="y", useOffset=False)
+        lo, hi = min(ys + [1.0]), max(ys + [1.0])
+        ax.set_ylim(min(lo, 0.95) - 0.02, max(hi, 1.1) + 0.05)
+        ax.set_xlim(0, right * 1.08)
+        ax.set_xlabel("certified abnormal per 1,000 cleared (right: none)")
         ax.set_ylabel("throughput multiplier")
         ax.set_title("Operating frontier (selection set)")
-        fig.colorbar(sc, ax=ax, label="worst normal wait (h)")
+        bar = fig.colorbar(sc, ax=ax, label="worst normal wait (h)")
+        bar.formatter.set_useOffset(False)
+        bar.update_ticks()
         return _save(fig, path)

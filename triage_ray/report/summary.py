@@ -35,6 +35,9 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"- Upper {1 - ab['delta']:.0%} bound on the abnormal rate among auto-normal studies: "
         f"{_f(ab['bound'], '.4f')} (target alpha {ab['alpha']})",
         "- Coverage: " + ", ".join(f"{k} {v:.1%}" for k, v in ab["coverage"].items()),
+        f"- Certified against: {ab.get('label_source', 'written labels')}"
+        + (f"; against the written labels the bound would be met: "
+           f"{ab['written_labels']['feasible']}" if "written_labels" in ab else ""),
         "",
         f"## Simulated reading ({sim['staffing']['radiologists']} radiologists x "
         f"{sim['staffing']['hours_per_day']} h/day x {sim['staffing']['reads_per_hour']} reads/h, "
@@ -58,10 +61,34 @@ def render_summary(metrics: dict[str, Any]) -> str:
             f"- Missed abnormals among auto-cleared (truth known only because the pile is generated): "
             f"{ci(pm['missed_abnormals'], 1)} per pile"
         )
+    lines += _reference_and_brief(metrics)
     lines += representativeness_lines(metrics["data"].get("representativeness"),
                                       pile.get("covariates"))
     lines += ["", f"Wall time: {metrics['timings']['total_s']:.0f} s. Config: `config.json`."]
     return "\n".join(lines) + "\n"
+
+
+def _reference_and_brief(metrics: dict[str, Any]) -> list[str]:
+    ref, op, brief = metrics.get("reference"), metrics.get("operating"), metrics.get("brief")
+    lines: list[str] = []
+    if ref:
+        c = ref["cost"]
+        lines += ["", "## Reference standard",
+                  f"- {ref['label_source']}: {ref['report'].get('adjudicated')} adjudicated "
+                  f"studies, {c['reads']:,.0f} reads ({c['reading_days']:.1f} reading days)"]
+    if op:
+        rec = op["recommended"]
+        lines += ["", f"## Operating points ({op['n_points']} scored by Tune in "
+                      f"{op['seconds']:.0f} s; {len(op['pareto'])} on the front)",
+                  "- Recommended: " + (", ".join(f"{k} {rec[k]}" for k in op["space"])
+                                       if rec else "none")]
+        if op.get("test_check"):
+            t = op["test_check"]
+            lines.append(f"- Test check: {t['abnormal_among_auto_normal']} abnormal of "
+                         f"{t['n_auto_normal']} auto-normal; holds: {t['holds']}")
+    if brief:
+        lines += ["", "## Does it double throughput?", f"- {brief['answer']}"]
+    return lines
 
 
 REP_COLUMNS = ("studies", "images_per_patient", "ap_share", "female_share", "mean_age",

@@ -38,10 +38,14 @@ def pile_prevalence(summary: PileSummary, select: ScoredSet) -> dict[str, Any]:
                      f"{lo:.2f}-{hi:.2f}, so it is not used"}
 
 
-def answer_brief(cfg: XrayConfig, select: ScoredSet, reference: ReferenceStandard,
-                 pile: PileSummary) -> dict[str, Any]:
+def answer_brief(cfg: XrayConfig, deployed: XrayConfig, select: ScoredSet,
+                 reference: ReferenceStandard, pile: PileSummary) -> dict[str, Any]:
     """Measured multiplier on the pile, the ceiling for its case mix, what doubling would take,
-    and the net of the reference set's cost, with one plain sentence."""
+    and the net of the reference set's cost, with one plain sentence.
+
+    The question is asked at the study's target (`cfg.alpha`, the brief's 1%), whichever operating
+    point the pile was triaged at (`deployed`: its audit fraction is the one the pile paid for).
+    """
     staffing = staffing_of(cfg)
     prev = pile_prevalence(pile, select)
     model = fit_binormal(select.p, select.y, seed=cfg.seed)
@@ -49,7 +53,7 @@ def answer_brief(cfg: XrayConfig, select: ScoredSet, reference: ReferenceStandar
     # range; the estimate itself is reported unchanged
     present = float(np.clip(prev["value"], PREVALENCE_FLOOR, 1 - PREVALENCE_FLOOR))
     grid = doubling_grid(model, n_reference=select.n, alpha=cfg.alpha, delta=cfg.delta,
-                         audit_fraction=cfg.audit_fraction, staffing=staffing,
+                         audit_fraction=deployed.audit_fraction, staffing=staffing,
                          pile_size=cfg.pile_size, seed=cfg.seed, pile_prevalence=present)
     sim = pile.simulation.to_dict()["metrics"]
     multiplier = sim["throughput_multiplier"]
@@ -61,13 +65,14 @@ def answer_brief(cfg: XrayConfig, select: ScoredSet, reference: ReferenceStandar
                        multiplier=max(multiplier["mean"], 1e-9))
     normal = (1 - prev["ci_high"], 1 - prev["ci_low"])
     return {
-        "label_source": select.label_source,
+        "label_source": select.label_source, "alpha": cfg.alpha,
+        "audit_fraction": deployed.audit_fraction,
         "measured_multiplier": multiplier,
         "pile_prevalence": prev,
         "ceiling": {"truly_normal_share": {"value": 1 - prev["value"], "ci_low": normal[0],
                                            "ci_high": normal[1]},
-                    "multiplier": ceiling(1 - prev["value"], cfg.audit_fraction),
-                    "multiplier_ci": list(ceiling(normal, cfg.audit_fraction))},
+                    "multiplier": ceiling(1 - prev["value"], deployed.audit_fraction),
+                    "multiplier_ci": list(ceiling(normal, deployed.audit_fraction))},
         "doubling": grid.to_dict(),
         "reference_cost": cost,
         "net": net.to_dict(),

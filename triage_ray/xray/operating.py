@@ -119,7 +119,9 @@ def run_operating_sweep(cfg: XrayConfig, select: ScoredSet, run_dir: Path, *,
             trainable, param_space=space,
             tune_config=tune.TuneConfig(max_concurrent_trials=cfg.op_max_concurrent,
                                         reuse_actors=True),
-            run_config=tune.RunConfig(name=TUNE_DIR_NAME, storage_path=str(run_dir), verbose=1),
+            # verbose 0: 96 one-second trials would print ~4,000 lines of result tables; the
+            # stage logs its own summary and the dashboard shows every point
+            run_config=tune.RunConfig(name=TUNE_DIR_NAME, storage_path=str(run_dir), verbose=0),
         ).fit()
     rows = []
     for r in results:

@@ -78,7 +78,12 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     timings["data_s"] = time.time() - t
     log(f"labelled data: {data_info['n_studies']} studies, splits {data_info['splits']}")
     reference = build_reference(cfg, studies)
-    ref_info = reference.to_dict(staffing_of(cfg).reads_per_day)
+    ref_info = reference.to_dict(staffing_of(cfg).reads_per_day, cfg.alpha, cfg.delta)
+    arith = ref_info["arithmetic"]
+    if arith["too_small"]:
+        log(f"WARNING: {arith['n_select']} adjudicated selection studies cannot certify "
+            f"{cfg.alpha:.1%} at all (at least {arith['min_auto_normal']['no_abnormal']} auto-normal "
+            "studies are needed); nothing will be auto-cleared")
     log(f"reference standard: {reference.label_source}; {ref_info['report'].get('adjudicated')} "
         f"adjudicated studies, {ref_info['cost']['reads']:,.0f} reads "
         f"({ref_info['cost']['reading_days']:.1f} reading days of the pool)")
@@ -112,7 +117,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
                              skipped=ingest.skipped, labelled=studies)
     timings["pile_s"] = time.time() - t
     t = time.time()
-    brief = answer_brief(deploy, scored.certification["select"], reference, pile_result.summary)
+    brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile_result.summary)
     timings["brief_s"] = time.time() - t
     log(brief["answer"])
     timings["total_s"] = time.time() - t_start

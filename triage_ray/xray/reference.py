@@ -42,11 +42,22 @@ class ReferenceStandard:
         return {"n_studies": len(self.labels), "reads_per_study": self.reads_per_study,
                 "reads": reads, "reading_days": reads / staffing_reads_per_day}
 
-    def to_dict(self, reads_per_day: float) -> dict[str, Any]:
+    def arithmetic(self, alpha: float, delta: float) -> dict[str, Any]:
+        """Can this many adjudicated `select` studies certify alpha at all? (Clopper-Pearson.)"""
+        from triage_ray.data.reference_standard import min_auto_normal_count
+
+        n_select = int(self.report.get("adjudicated", {}).get("select", len(self.labels)))
+        need = {name: min_auto_normal_count(alpha, delta, k)
+                for name, k in (("no_abnormal", 0), ("one_abnormal", 1), ("five_abnormal", 5))}
+        return {"alpha": alpha, "confidence": 1 - delta, "n_select": n_select,
+                "min_auto_normal": need, "too_small": n_select < need["no_abnormal"],
+                "min_clearable_share": need["no_abnormal"] / n_select if n_select else None}
+
+    def to_dict(self, reads_per_day: float, alpha: float, delta: float) -> dict[str, Any]:
         return {"source": self.source, "label_source": self.label_source, "scope": self.scope,
                 "n_labelled": len(self.labels), "abnormal_rate": float(self.labels.mean())
                 if len(self.labels) else None, "cost": self.cost(reads_per_day),
-                "report": self.report}
+                "arithmetic": self.arithmetic(alpha, delta), "report": self.report}
 
 
 Loader = Callable[[XrayConfig, pd.DataFrame], tuple[pd.Series, str, str | None, float]]

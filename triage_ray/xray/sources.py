@@ -89,7 +89,13 @@ def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     from triage_ray.data.generic import load_generic
 
     csv = Path(cfg.labels_csv) if cfg.labels_csv else Path(cfg.data_root) / "labels.csv"
-    return load_generic(csv, cfg.data_root), {"root": cfg.data_root, "labels_csv": str(csv)}
+    if not csv.is_file():
+        raise FileNotFoundError(f"generic source: label file {csv} not found (set labels_csv)")
+    header = set(pd.read_csv(csv, nrows=0).columns)
+    optional = {kw: col for kw, col in (("study_col", "study_id"), ("view_col", "view"),
+                                        ("findings_col", "findings")) if col in header}
+    studies = load_generic(csv, cfg.data_root, **optional)
+    return studies, {"root": cfg.data_root, "labels_csv": str(csv)}
 
 
 def generated_root(cfg: XrayConfig, kind: str, n: int, prevalence: float | None, seed: int) -> Path:
