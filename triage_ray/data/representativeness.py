@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from triage_ray.common.stats import bootstrap_weights
 from triage_ray.common.strict_json import finite
 
 DEFAULT_THRESHOLD = 0.1
@@ -336,9 +337,9 @@ def _pile_report(rows: pd.DataFrame, truth: pd.Series | None, pile: pd.DataFrame
     covariates = [c for c in PILE_COVARIATES if pool[_J[_COV[c][1]]] > 0 and tot[_J[_COV[c][1]]] > 0]
     obs = _smd(tot[None], pool, covariates)[0]
     boot = np.empty((n_perm, len(covariates)))
-    for b in range(n_perm):
-        wp = np.bincount(rng.integers(0, len(pool_sums), len(pool_sums)), minlength=len(pool_sums))
-        wq = np.bincount(rng.integers(0, len(pile_sums), len(pile_sums)), minlength=len(pile_sums))
+    pairs = zip(bootstrap_weights(len(pool_sums), n_perm, rng),
+                bootstrap_weights(len(pile_sums), n_perm, rng), strict=True)
+    for b, (wp, wq) in enumerate(pairs):  # rows are patients: a patient-level bootstrap
         boot[b] = _smd((wq @ pile_sums)[None], wp @ pool_sums, covariates)[0]
     bound, _ = _familywise(obs[None], (boot - obs[None])[:, None, :], level)
     bound = bound[0]

@@ -75,7 +75,7 @@ def brief_paragraphs(run: RunArtifacts) -> list[Any]:
         f"x{num(ceil['multiplier'], 2)} (range {num(ceil['multiplier_ci'][0], 2)}-"
         f"{num(ceil['multiplier_ci'][1], 2)}), because every abnormal study and the audit "
         "sample must still be read.",
-        _what_doubling_takes(present, d),
+        _what_doubling_takes(present, d, b.get("doubling_equal_variance")),
         f"Net of costs: the reference set costs {num(net['reference_days'], 1)} reading days; "
         f"net saving on this pile {num(_days(net['net_days_saved']), 1)} reading days (gross "
         f"{num(_days(net['gross_days_saved']), 1)}). "
@@ -93,15 +93,22 @@ def _days(x: float) -> float:
     return 0.0 if is_number(x) and abs(x) < 0.05 else x
 
 
-def _what_doubling_takes(present: dict[str, Any], d: dict[str, Any]) -> str:
-    model_auc = present["auroc"]
+def _what_doubling_takes(present: dict[str, Any], d: dict[str, Any],
+                         textbook: dict[str, Any] | None) -> str:
+    base = (f"This model separates abnormal from normal with AUROC {num(present['auroc'], 3)} "
+            f"against the reference (binormal fit). " + _needs("With its score shape", present, d))
+    if textbook:
+        base += " " + _needs("With equal-variance scores (clean tails) of the same AUROC",
+                             textbook["present"], textbook)
+    return base
+
+
+def _needs(lead: str, present: dict[str, Any], d: dict[str, Any]) -> str:
     need = present.get("auroc_for_2x")
-    base = (f"This model separates abnormal from normal with AUROC {num(model_auc, 3)} against "
-            f"the reference (binormal fit).")
     if need is None:
-        return (base + f" At this prevalence no AUROC up to {num(max(d['aurocs']), 3)} reaches 2x "
-                "in the simulation.")
-    return base + f" Doubling at this prevalence would need AUROC of about {num(need, 3)}."
+        return (f"{lead}, no AUROC up to {num(max(d['aurocs']), 3)} reaches 2x at this "
+                "prevalence in the simulation.")
+    return f"{lead}, doubling at this prevalence would need AUROC of about {num(need, 3)}."
 
 
 def frontier_figure(run: RunArtifacts) -> Figure | None:

@@ -91,18 +91,18 @@ def _frontier(run: RunArtifacts) -> tuple:
                              FigureRow((fig,)) if fig else None) if b is not None)
 
 
-def _doubling_table(run: RunArtifacts) -> Table | Para:
-    d = run.get("brief.doubling", None)
+def _doubling_table(run: RunArtifacts, key: str, shape: str) -> Table | Para:
+    d = run.get(f"brief.{key}", None)
     if not d:
-        return Para("No doubling analysis in this run.")
+        return Para(f"No doubling analysis ({shape}) in this run.")
     rows = tuple((pct(prev, 0), *(num(v, 2) for v in row), num(need, 3) if is_number(need) else "none")
                  for prev, row, need in zip(d["prevalences"], d["median_multiplier"],
                                             d["auroc_for_2x"], strict=True))
     return Table(("Pile abnormal", *(f"AUROC {a:g}" for a in d["aurocs"]), "2x from AUROC"), rows,
                  caption="Certified throughput multiplier at alpha "
                          f"{pct(d['settings']['alpha'])} (median over {d['settings']['n_redraws']} "
-                         "reference-set redraws), simulated for a binormal score model with this "
-                         f"model's shape; present model: AUROC {num(d['present']['auroc'], 3)} at "
+                         f"reference-set redraws), simulated for a binormal score model with "
+                         f"{shape}; present model: AUROC {num(d['present']['auroc'], 3)} at "
                          f"{pct(d['present']['prevalence'])} abnormal.")
 
 
@@ -178,7 +178,8 @@ def build_model_card(run: RunArtifacts) -> Document:
         Para(brief.reference_text(run) + " " + brief.written_comparison(run)),
         Heading("Operating frontier", 3), *_frontier(run),
         Heading("Does it double effective radiologist throughput?", 3),
-        *brief.brief_paragraphs(run), _doubling_table(run),
+        *brief.brief_paragraphs(run), _doubling_table(run, "doubling", "this model's score shape"),
+        _doubling_table(run, "doubling_equal_variance", "equal-variance scores of the same AUROC"),
         Heading("Operational effect (simulated reading)", 3), _simulation_table(run),
         Heading("Configurations compared", 3), trials_table(run),
         Heading("Limitations"), Bullets(tuple(scope.limitations(run))),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from triage_ray.xray.config import XrayConfig
-from triage_ray.xray.doubling import ceiling, doubling_grid, fit_binormal, net_of_costs
+from triage_ray.xray.doubling import Binormal, ceiling, doubling_grid, fit_binormal, net_of_costs
 from triage_ray.xray.operating import ScoredSet
 from triage_ray.xray.reference import ReferenceStandard
 from triage_ray.xray.results import PileSummary
@@ -52,9 +52,15 @@ def answer_brief(cfg: XrayConfig, deployed: XrayConfig, select: ScoredSet,
     # an estimate at the edge (EM can run to 0 or 1 with a weak model) is held inside the grid's
     # range; the estimate itself is reported unchanged
     present = float(np.clip(prev["value"], PREVALENCE_FLOOR, 1 - PREVALENCE_FLOOR))
-    grid = doubling_grid(model, n_reference=select.n, alpha=cfg.alpha, delta=cfg.delta,
-                         audit_fraction=deployed.audit_fraction, staffing=staffing,
-                         pile_size=cfg.pile_size, seed=cfg.seed, pile_prevalence=present)
+    kw = dict(n_reference=select.n, alpha=cfg.alpha, delta=cfg.delta,
+              audit_fraction=deployed.audit_fraction, staffing=staffing, pile_size=cfg.pile_size,
+              seed=cfg.seed, pile_prevalence=present)
+    grid = doubling_grid(model, **kw)
+    # The fitted shape decides the low-score tail that certification lives in (a wide abnormal
+    # class keeps abnormal studies among the lowest scores at any AUROC), so the textbook
+    # equal-variance case is shown beside it: what a model of the same AUROC but clean tails does.
+    textbook = doubling_grid(Binormal.calibrated(max(model.auroc, 0.51), float(select.y.mean())),
+                             **kw)
     sim = pile.simulation.to_dict()["metrics"]
     multiplier = sim["throughput_multiplier"]
     cost = reference.cost(staffing.reads_per_day)
@@ -74,6 +80,7 @@ def answer_brief(cfg: XrayConfig, deployed: XrayConfig, select: ScoredSet,
                     "multiplier": ceiling(1 - prev["value"], deployed.audit_fraction),
                     "multiplier_ci": list(ceiling(normal, deployed.audit_fraction))},
         "doubling": grid.to_dict(),
+        "doubling_equal_variance": textbook.to_dict(),
         "reference_cost": cost,
         "net": net.to_dict(),
         "answer": grid.answer(),
