@@ -43,3 +43,11 @@ def test_the_reference_arithmetic_matches_the_published_numbers():
     assert a["min_auto_normal"] == {"no_abnormal": 299, "one_abnormal": 473, "five_abnormal": 1049}
     assert a["too_small"]  # 250 adjudicated studies can never certify 1%
     assert not ref.arithmetic(0.05, 0.05)["too_small"]
+
+
+def test_a_gain_within_simulation_noise_is_no_gain():
+    from triage_ray.xray.brief import shown_gain
+
+    assert shown_gain({"mean": 1.000005, "ci_low": 0.99997, "ci_high": 1.00004}) == 1.0
+    assert shown_gain({"mean": 1.3, "ci_low": 1.25, "ci_high": 1.35}) == 1.3
+    assert shown_gain({"mean": 1.3, "ci_low": None, "ci_high": None}) == 1.0

@@ -38,6 +38,15 @@ def pile_prevalence(summary: PileSummary, select: ScoredSet) -> dict[str, Any]:
                      f"{lo:.2f}-{hi:.2f}, so it is not used"}
 
 
+def shown_gain(multiplier: dict[str, float | None]) -> float:
+    """The multiplier a saving is counted at: its mean when its 95% CI lies above 1, else 1.
+
+    Why: with nothing cleared the simulated multiplier is 1 up to noise (1.000005 on a default
+    run), and a break-even day computed from that noise came out as 2.4 million days."""
+    low = multiplier.get("ci_low")
+    return float(multiplier["mean"]) if low is not None and low > 1.0 else 1.0
+
+
 def answer_brief(cfg: XrayConfig, deployed: XrayConfig, select: ScoredSet,
                  reference: ReferenceStandard, pile: PileSummary) -> dict[str, Any]:
     """Measured multiplier on the pile, the ceiling for its case mix, what doubling would take,
@@ -68,7 +77,7 @@ def answer_brief(cfg: XrayConfig, deployed: XrayConfig, select: ScoredSet,
                        days_without=sim["days_to_clear_no_ai"]["mean"],
                        reference_reads=int(round(cost["reads"])), audit_reads_per_day=None,
                        staffing=staffing, inflow_per_day=cfg.inflow_per_day,
-                       multiplier=max(multiplier["mean"], 1e-9))
+                       multiplier=shown_gain(multiplier))
     normal = (1 - prev["ci_high"], 1 - prev["ci_low"])
     return {
         "label_source": select.label_source, "alpha": cfg.alpha,

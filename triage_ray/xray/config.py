@@ -140,6 +140,8 @@ class XrayConfig(StudyConfig):
 
         check_choice("source", self.source, SOURCES)
         check_choice("reference", self.reference, [*REFERENCES, "auto"])
+        if self.reference_source == "chexpert_valid" and self.source != "chexpert":
+            raise ValueError("reference='chexpert_valid' needs source='chexpert'")
         if self.reference_source == "panel" and self.source != "generated":
             raise ValueError("reference='panel' is the generated data's simulated panel; for "
                              f"source={self.source!r} use 'csv' (reference_labels=...), "

@@ -4,6 +4,8 @@ A registry of reference sources (`XrayConfig.reference` chooses one):
 - `panel`: the generated tree's simulated adjudication panel (triage_ray.data.synth.panel);
 - `csv`: a user's file (`reference_labels`: study id -> 0/1), any data source;
 - `google2019`: Google's 2019 radiologist relabels of NIH images (four findings only);
+- `chexpert_valid`: CheXpert's radiologist-labelled validation studies (those that land in
+  `select` / `test`: the patient split assigns them like any other study);
 - `written`: no reference; the written (report-mined) labels, as before such a set existed.
 
 Only `reference_size` studies of `select` and `reference_test_size` of `test` are adjudicated (a
@@ -97,6 +99,20 @@ def google2019(cfg: XrayConfig, studies: pd.DataFrame) -> tuple[pd.Series, str, 
 
     labels = nih_google_reference(studies)
     return (labels, "Google 2019 radiologist panel relabels (four findings)", GOOGLE_SCOPE, 3.0)
+
+
+@register_reference
+def chexpert_valid(cfg: XrayConfig,
+                   studies: pd.DataFrame) -> tuple[pd.Series, str, str | None, float]:
+    from triage_ray.data.reference_standard import (
+        CHEXPERT_SCOPE,
+        CHEXPERT_VALID_READERS,
+        chexpert_valid_reference,
+    )
+
+    labels = chexpert_valid_reference(cfg.data_root)
+    return (labels, "CheXpert validation labels (3 radiologists)", CHEXPERT_SCOPE,
+            float(CHEXPERT_VALID_READERS))
 
 
 @register_reference
