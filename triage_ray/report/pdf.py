@@ -138,7 +138,10 @@ def _figures(pdf, b: FigureRow) -> None:
             raise FileNotFoundError(f"{f.path}: figure not found")
         with Image.open(f.path) as im:
             heights.append(w * im.height / im.width)
-    cap_h = 3 * 3.2
+    pdf.set_font(FONT, "I", SMALL_PT)  # measure the captions as they will be set
+    lines = max(len(pdf.multi_cell(w, 3.2, f.caption, dry_run=True, output="LINES"))
+                for f in b.figures)
+    cap_h = max(lines, 1) * 3.2
     if pdf.will_page_break(max(heights) + cap_h):
         pdf.add_page()
     y0 = pdf.get_y()
