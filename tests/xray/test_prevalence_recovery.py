@@ -83,3 +83,25 @@ def test_em_interval_covers_the_truth_at_default_run_sizes():
         em = estimate_pile_prior(z, held, seed=seed)["em"]
         covered.append(em["ci_low"] <= 0.30 <= em["ci_high"])
     assert np.mean(covered) >= 0.75, covered
+
+
+def test_patient_clustered_calibration_widens_the_em_interval():
+    """Follow-up images of one patient are not independent draws. Here each calib patient's four
+    studies are copies of one (the extreme of clustering): resampling studies treats them as four
+    draws and narrows EM's interval; resampling patients gives the width of the one draw."""
+    from triage_ray.train.heldout import HeldOutLogits
+
+    rng = np.random.default_rng(77)
+    held = _held(rng, DEFAULT_RUN_SIZES)
+    keep = held.label["calib"].size // 4
+    rep = {k: dict(getattr(held, k)) for k in ("study_id", "label", "logit")}
+    for k in rep:
+        rep[k]["calib"] = np.repeat(getattr(held, k)["calib"][:keep], 4)
+    clustered = HeldOutLogits(rep["study_id"], rep["label"], rep["logit"])
+    _, z = _draw(rng, PILE_N, 0.40)
+    patients = np.repeat(np.arange(keep), 4)
+    by_study = estimate_pile_prior(z, clustered, seed=1)["em"]
+    by_patient = estimate_pile_prior(z, clustered, seed=1, calib_patients=patients)["em"]
+    assert by_patient["value"] == by_study["value"]
+    assert (by_patient["ci_high"] - by_patient["ci_low"]) > 1.5 * (by_study["ci_high"]
+                                                                   - by_study["ci_low"])

@@ -19,6 +19,7 @@ from scipy.special import logit
 from triage_ray.abstain import adjust_posteriors, prior_shift_report, worklist_order
 from triage_ray.abstain.buckets import BUCKET_NAMES
 from triage_ray.calibrate import PlattScaler
+from triage_ray.common.stats import bootstrap_weights
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.operating import ScoredSet
@@ -30,6 +31,7 @@ from triage_ray.xray.score import ScoredConfig, abstention_policy, simulate_scor
 # label-shift reweighting behind the re-chosen thresholds assumes p(x | y) is unchanged, which a large
 # prevalence change makes less plausible (a different population, not just a different mix).
 SHIFT_TOLERANCE = 0.15
+N_PRIOR_BOOT = 200  # bootstrap replicates of the prevalence estimates
 
 
 @dataclass
@@ -39,18 +41,20 @@ class PileResult:
 
 
 def estimate_pile_prior(
-    pile_logit: np.ndarray, held: HeldOutLogits, *, seed: int
+    pile_logit: np.ndarray, held: HeldOutLogits, *, seed: int,
+    calib_patients: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The pile's prevalence in the written labels' terms: Platt fitted on `calib`, checked on
-    `select` (see `prior_estimate`)."""
+    `select` (see `prior_estimate`). `calib_patients`: each calib study's patient, so the
+    interval resamples patients (a patient's follow-up images are not independent draws)."""
     return prior_estimate(pile_logit, (held.logit["calib"], held.label["calib"]),
                           (held.logit["select"], held.label["select"]), seed=seed,
-                          label_source=WRITTEN, fit_name="calib")
+                          label_source=WRITTEN, fit_name="calib", fit_groups=calib_patients)
 
 
 def prior_estimate(pile_z: np.ndarray, fit: tuple[np.ndarray, np.ndarray],
                    val: tuple[np.ndarray, np.ndarray], *, seed: int, label_source: str,
-                   fit_name: str) -> dict[str, Any]:
+                   fit_name: str, fit_groups: np.ndarray | None = None) -> dict[str, Any]:
     """EM and BBSE on bias-corrected posteriors (Platt = temperature + bias, fitted on `fit`).
 
     Temperature scaling cannot remove a logit offset, and EM reads any offset as a prevalence
@@ -63,20 +67,23 @@ def prior_estimate(pile_z: np.ndarray, fit: tuple[np.ndarray, np.ndarray],
     platt = PlattScaler().fit(z_fit, y_fit)
     lo = max(0.0, y_val.mean() - SHIFT_TOLERANCE)
     hi = min(1.0, y_val.mean() + SHIFT_TOLERANCE)
-    rng = np.random.default_rng(seed + 7)
+    resamples = bootstrap_weights(y_fit.size, N_PRIOR_BOOT, seed + 7, groups=fit_groups)
 
     def em_refit(b: int) -> tuple[np.ndarray, float]:
-        """Platt refitted on a resample of its fit set: EM's interval then covers its error."""
-        idx = rng.integers(0, y_fit.size, y_fit.size)
+        """Platt refitted on a resample of its fit set (by patient when `fit_groups` is given):
+        EM's interval then covers the calibrator's error too."""
+        idx = np.repeat(np.arange(y_fit.size), next(resamples).astype(np.int64))
         return PlattScaler().fit(z_fit[idx], y_fit[idx]).predict_proba(pile_z), float(
             y_fit[idx].mean())
 
     report = prior_shift_report(
         platt.predict_proba(pile_z), platt.predict_proba(z_val), y_val,
         float(y_fit.mean()), validated_range=(lo, hi), seed=seed, em_refit=em_refit,
+        n_boot=N_PRIOR_BOOT,
     )
     return {**report, "label_source": label_source,
-            "posteriors": f"Platt (bias-corrected temperature), fitted on {fit_name}"}
+            "posteriors": f"Platt (bias-corrected temperature), fitted on {fit_name}",
+            "calibration_resampled_by": "patient" if fit_groups is not None else "study"}
 
 
 def reference_prior(p_pile: np.ndarray, select: ScoredSet, seed: int) -> dict[str, Any]:
@@ -128,7 +135,10 @@ def build_worklist(
     z = merged["logit"].to_numpy()
     p = scored.calibrator.predict_proba(z)
     calib_prior = float(held.label["calib"].mean())
-    shift = estimate_pile_prior(z, held, seed=cfg.seed)
+    patients = None if labelled is None else labelled.set_index(
+        labelled["study_id"].astype(str))["patient_id"].reindex(
+        held.study_id["calib"].astype(str)).to_numpy()
+    shift = estimate_pile_prior(z, held, seed=cfg.seed, calib_patients=patients)
     lo, hi = shift["validated_range"]
     untrusted = [] if shift["in_validated_range"] else [
         f"an estimate's interval (EM or BBSE, or BBSE unavailable) leaves the validated range "
