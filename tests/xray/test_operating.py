@@ -8,6 +8,7 @@ from scipy.special import expit
 
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.operating import (
+    POINT_METRICS,
     ScoredSet,
     check_on_test,
     pareto_front,
@@ -34,6 +35,7 @@ POINT = {"alpha": 0.02, "audit_fraction": 0.05, "priority_rule": "ppv", "aging_c
 def test_a_strong_model_certifies_and_gains_a_weak_one_does_not():
     strong = score_point(POINT, _scored(4000, 4.5, 0.4, 1), CFG)
     weak = score_point(POINT, _scored(4000, 1.0, 0.4, 1), CFG)
+    assert tuple(strong) == POINT_METRICS  # what the sweep's rows keep
     assert strong["feasible"] == 1.0 and strong["bound"] <= POINT["alpha"]
     assert strong["coverage_auto_normal"] > 0.1 and strong["throughput_multiplier"] > 1.05
     assert weak["feasible"] == 0.0 and weak["throughput_multiplier"] == pytest.approx(1.0, abs=0.01)

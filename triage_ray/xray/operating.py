@@ -28,6 +28,12 @@ TUNE_DIR_NAME = "tune_operating"
 # What each trial reports (also the dashboard's frontier axes); nothing else lists these.
 OBJECTIVES = ("throughput_multiplier", "bound", "abnormal_ttr_median_ratio", "normal_wait_max_hours")
 POINT_KEYS = ("alpha", "audit_fraction", "priority_rule", "aging_cap_days", "uncertain_order")
+_POLICY_FIELDS = ("feasible", "bound", "t_low", "t_high", "coverage_auto_normal", "coverage_priority")
+_SIM_METRICS = ("throughput_multiplier", "abnormal_ttr_median_ratio", "normal_wait_max_hours",
+                "missed_per_1000_auto_cleared", "days_to_clear")
+# what `score_point` reports for a point (the simulated metrics with their 95% CI ends)
+POINT_METRICS = _POLICY_FIELDS + tuple(f"{k}{end}" for k in _SIM_METRICS
+                                       for end in ("", "_ci_low", "_ci_high"))
 
 
 @dataclass(frozen=True)
@@ -49,13 +55,9 @@ class ScoredSet:
 
 def operating_space(cfg: XrayConfig) -> dict[str, list[Any]]:
     """The swept values, from the config (each point is one combination)."""
-    return {
-        "alpha": list(cfg.op_alphas),
-        "audit_fraction": list(cfg.op_audit_fractions),
-        "priority_rule": list(cfg.op_priority_rules),
-        "aging_cap_days": list(cfg.op_aging_caps_days),
-        "uncertain_order": list(cfg.op_uncertain_orders),
-    }
+    values = (cfg.op_alphas, cfg.op_audit_fractions, cfg.op_priority_rules, cfg.op_aging_caps_days,
+              cfg.op_uncertain_orders)
+    return {k: list(v) for k, v in zip(POINT_KEYS, values, strict=True)}
 
 
 def point_config(cfg: XrayConfig, point: dict[str, Any]) -> XrayConfig:
@@ -83,8 +85,7 @@ def score_point(point: dict[str, Any], select: ScoredSet, cfg: XrayConfig) -> di
         "coverage_auto_normal": policy.coverage_["auto_normal"],
         "coverage_priority": policy.coverage_["priority"],
     }
-    for k in ("throughput_multiplier", "abnormal_ttr_median_ratio", "normal_wait_max_hours",
-              "missed_per_1000_auto_cleared", "days_to_clear"):
+    for k in _SIM_METRICS:
         row[k] = _num(sim[k]["mean"])
         row[f"{k}_ci_low"], row[f"{k}_ci_high"] = _num(sim[k]["ci_low"]), _num(sim[k]["ci_high"])
     return row
@@ -126,12 +127,9 @@ def run_operating_sweep(cfg: XrayConfig, select: ScoredSet, run_dir: Path, *,
     rows = []
     for r in results:
         m = r.metrics or {}
-        rows.append({**{k: r.config.get(k) for k in operating_space(cfg)},
+        rows.append({**{k: r.config.get(k) for k in POINT_KEYS},
                      "status": "error" if r.error else ("done" if m.get("final") else "incomplete"),
-                     **{k: m.get(k) for k in m if not k.startswith(("time_", "config", "date"))
-                        and k not in ("final", "done", "hostname", "node_ip", "pid",
-                                      "training_iteration", "timestamp", "iterations_since_restore",
-                                      "checkpoint_dir_name", "should_checkpoint")}})
+                     **{k: m.get(k) for k in POINT_METRICS}, "trial_id": m.get("trial_id")})
     return rows
 
 
