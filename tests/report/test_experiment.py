@@ -170,3 +170,13 @@ def test_nan_metrics_show_as_na_and_sort_last(live_sweep):
     page = render_dashboard(exp)
     assert '<td data-v="">n/a</td>' in page and ">nan<" not in page.lower()
     assert '<td data-v="2.5">2.5</td>' in page
+
+
+def test_a_relative_experiment_path_reads_every_trial(tune_experiment, monkeypatch):
+    """`python -m triage_ray.report reports/xray/<run-id>` passes a relative path; pyarrow's
+    filesystem layer behind ExperimentAnalysis refuses those ("URI has empty scheme")."""
+    from triage_ray.report.experiment import load_experiment
+
+    monkeypatch.chdir(tune_experiment.parent)
+    exp = load_experiment(tune_experiment.name)
+    assert len(exp.trials) == 4 and not exp.warnings

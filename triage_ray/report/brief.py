@@ -155,7 +155,8 @@ def operating_bullets(run: RunArtifacts) -> Bullets:
 
 
 def frontier_table(run: RunArtifacts, alphas: tuple[float, ...] | None = None) -> Table | None:
-    """Best certified point per alpha: multiplier, coverage, abnormal time-to-read, worst wait."""
+    """Best point per alpha (throughput to 3 decimals, then abnormal time-to-read): multiplier,
+    coverage, abnormal time-to-read, worst wait."""
     op = run.get("operating", None)
     if not op:
         return None
@@ -164,7 +165,9 @@ def frontier_table(run: RunArtifacts, alphas: tuple[float, ...] | None = None) -
         pts = [p for p in op["points"] if p.get("status") == "done" and p["alpha"] == a]
         if not pts:
             continue
-        best = max(pts, key=lambda p: (p.get("throughput_multiplier") or 0.0))
+        # highest throughput; among equals (nothing certified: all 1.00) the fastest abnormal read
+        best = max(pts, key=lambda p: (round(p.get("throughput_multiplier") or 0.0, 3),
+                                       -(p.get("abnormal_ttr_median_ratio") or 0.0)))
         rows.append((pct(a), "yes" if best["feasible"] else "no",
                      f"{num(best['throughput_multiplier'], 2)} "
                      f"({num(best.get('throughput_multiplier_ci_low'), 2)}-"

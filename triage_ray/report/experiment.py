@@ -152,8 +152,12 @@ def _trial_folders(path: Path) -> list[Path]:
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """Every trial of the Tune experiment directory `path`, with status, params and rows."""
-    path = Path(path)
+    """Every trial of the Tune experiment directory `path`, with status, params and rows.
+
+    `path` is made absolute: ExperimentAnalysis reads through pyarrow's filesystem layer, which
+    refuses a relative path ("URI has empty scheme") - the way `python -m triage_ray.report
+    reports/xray/<run-id>` passes it."""
+    path = Path(path).resolve()
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: Tune experiment directory not found")
     warnings: list[str] = []
