@@ -74,11 +74,12 @@ def register_reference(fn: Loader) -> Loader:
 
 @register_reference
 def panel(cfg: XrayConfig, studies: pd.DataFrame) -> tuple[pd.Series, str, str | None, float]:
-    from triage_ray.data.reference_standard import generated_reference
+    from triage_ray.data.reference_standard import REFERENCE_READS_PER_STUDY, generated_reference
 
     root = Path(studies["path"].iloc[0]).parent.parent  # <root>/images/<name>.png
     labels = generated_reference(root)
-    k = int(labels.attrs.get("reference_report", {}).get("reads", 0) / max(len(labels), 1)) or 3
+    reads = labels.attrs.get("reference_report", {}).get("reads")
+    k = round(reads / len(labels)) if reads and len(labels) else REFERENCE_READS_PER_STUDY
     return labels, f"simulated radiologist panel (majority of {k} readers)", None, float(k)
 
 
@@ -138,9 +139,5 @@ def build_reference(cfg: XrayConfig, studies: pd.DataFrame) -> ReferenceStandard
     labels = labels.loc[sorted(keep)]
     report.update(adjudicated={s: int((split.reindex(labels.index) == s).sum())
                                for s in ("select", "test")})
-    return ReferenceStandard(cfg.reference_source, labels, label_source, scope, reads,
-                             _plain(report))
-
-
-def _plain(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (list(map(list, v)) if k == "skipped" else v) for k, v in d.items()}
+    # the loader's report (tuples of skipped rows included) is made plain by the strict JSON writer
+    return ReferenceStandard(cfg.reference_source, labels, label_source, scope, reads, report)

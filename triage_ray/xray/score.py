@@ -133,7 +133,9 @@ def score_heldout(held: HeldOutLogits, cfg: XrayConfig, *, n_boot: int = 200,
                               else WRITTEN)
     sel, test = cert["select"], cert["test"]
     policy = abstention_policy(cfg).fit(sel.p, sel.y)
-    written = abstention_policy(cfg).fit(p["select"], held.label["select"])
+    # without a reference the certifying labels *are* the written ones: the same fit, once
+    written = policy if reference is None else abstention_policy(cfg).fit(
+        p["select"], held.label["select"])
     abstention = AbstentionResult(
         policy=policy.to_dict(), select_split="select", n_select=sel.n,
         test_check=_test_check(policy, test), label_source=sel.label_source,
