@@ -96,8 +96,16 @@ def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["smoke"] is True and metrics["generated_data"] is True
     assert "GENERATED DATA" in (run_dir / "summary.md").read_text()
-    assert metrics["sweep"]["n_trials"] == len(config["backbones"]) * len(config["lrs"]) == 4
-    assert all(t["status"] == "done" for t in metrics["sweep"]["trials"])
+    assert config["search"] == "optuna_asha"
+    assert metrics["sweep"]["n_trials"] == config["n_trials"] == 4
+    # one epoch: nothing for ASHA to cut, every trial is scored
+    assert all(t["status"] == "done" and t["epochs_run"] == 1 for t in metrics["sweep"]["trials"])
+    for progress in (run_dir / "tune").glob("*/progress.csv"):  # per-epoch rows reach Tune
+        rows = pd.read_csv(progress)
+        assert rows["val_auroc"].notna().all() and (rows["epoch_done"] == 1).any()
+    truth = metrics["model_vs_truth"]["test"]
+    assert truth["auroc_truth"]["ci_low"] <= truth["auroc_truth"]["value"] <= truth["auroc_truth"]["ci_high"]
+    assert metrics["model_vs_truth"]["pile"]["n"] == config["pile_size"]
     worklist = pd.read_parquet(run_dir / "worklist.parquet")
     assert len(worklist) == config["pile_size"] == metrics["pile"]["n_scored"]
     assert worklist["study_id"].is_unique

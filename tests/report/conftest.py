@@ -37,6 +37,7 @@ def _cfg(generated: bool, tmp: Path) -> XrayConfig:
 def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
               separation: float = 2.2, seed: int = 3) -> Path:
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
+    from triage_ray.common.stats import sigmoid
     from triage_ray.data.representativeness import split_representativeness
     from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.brief import answer_brief
@@ -46,6 +47,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.xray.score import score_heldout
     from triage_ray.xray.select import SELECTION_RULE, select_best
     from triage_ray.xray.sources import GENERATED_NOTE
+    from triage_ray.xray.truth import model_vs_truth
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = _cfg(generated, run_dir.parent)
@@ -64,7 +66,8 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         sc = score_heldout(h, cfg, n_boot=200, reference=reference.labels,
                            label_source=reference.label_source)
         rows.append(TrialRow(trial_id=f"t{i}", backbone=cfg.backbones[i], lr=cfg.lrs[i],
-                             status="done", error=None, val_auroc=None, train_seconds=10.0 + i,
+                             augment=0.25, init="scratch", status="done", error=None,
+                             epochs_run=cfg.epochs, val_auroc=0.8 - 0.1 * i, train_seconds=10.0 + i,
                              checkpoint_path=f"/ckpt/t{i}", metrics=sc.trial_metrics()))
         scored_by_id[f"t{i}"] = (sc, h)
     best = select_best([r.to_dict() for r in rows])
@@ -97,7 +100,12 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         rows=rows, selection_rule=SELECTION_RULE, metric="throughput_multiplier", best=best,
         scored=scored, pile_info={**pile_info, "operating_point": operating.recommended},
         pile_summary=pile.summary, reference=reference.to_dict(1080.0, cfg.alpha, cfg.delta),
-        operating=operating.to_dict(), brief=brief, timings={"total_s": 123.0})
+        operating=operating.to_dict(), brief=brief, timings={"total_s": 123.0},
+        model_vs_truth=(model_vs_truth(
+            sigmoid(held.logit["test"]), {"truth": held.label["test"].astype(int),
+                                          "written": held.label["test"].astype(int)},
+            np.arange(len(held.logit["test"])), sigmoid(logits["logit"].to_numpy()),
+            y_pile if pile_truth else None) if generated else None))
     write_metrics(run_dir, metrics)
     return run_dir
 

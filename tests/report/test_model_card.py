@@ -31,11 +31,15 @@ def test_model_card_sections_and_numbers(generated_run):
     for item in must_not(RunArtifacts.load(generated_run)):
         assert item in md
     assert "](figures/reliability.png)" in md
+    truth = m["model_vs_truth"]["pile"]["abnormal_in_lowest_5pct"]
+    assert "Against the generator's truth" in md
+    assert f"truly abnormal among its lowest-scored 5% | {100 * truth['value']:.1f}%" in md
 
 
 def test_model_card_on_real_source_has_no_generated_warning(real_data_run):
     md = write_model_card(real_data_run).read_text()
     assert "NOT A CLINICAL MODEL" not in md and "Source: nih" in md
+    assert "No ground truth: real data" in md
     assert "true abnormal prevalence" not in md  # unknown for an unlabeled pile
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from triage_ray.xray.config import XrayConfig
@@ -32,3 +33,15 @@ def test_the_generic_csv_source_loads_splits_and_reports_representativeness(tmp_
     assert len(studies) == n and info["source"] == "generic" and sum(info["splits"].values()) == n
     assert set(studies["view"]) == {"PA", "AP"}  # the optional view column is read
     assert info["representativeness"]["splits"].keys() == {"train", "calib", "select", "test"}
+
+
+def test_finding_vocabulary_is_the_sources_and_rejects_names_outside_it():
+    from triage_ray.data.schema import NIH_FINDINGS
+    from triage_ray.xray.sources import finding_vocabulary
+
+    table = pd.DataFrame({"study_id": ["a", "b"], "findings": ["Mass|Nodule", ""]})
+    assert finding_vocabulary("nih", table) == NIH_FINDINGS
+    assert finding_vocabulary("generic", table) == ("Mass", "Nodule")  # no declared list: the table's
+    bad = pd.DataFrame({"study_id": ["a", "b"], "findings": ["", "Lung Opacity"]})
+    with pytest.raises(ValueError, match=r"Lung Opacity.*study b"):
+        finding_vocabulary("nih", bad)

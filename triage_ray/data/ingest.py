@@ -2,9 +2,9 @@
 
 Decoding a PNG costs ~1 ms; reading a pre-decoded row from Parquet costs microseconds, so
 training and inference read shards, never image files (see benchmarks/data_throughput.py).
-Each shard holds SHARD_COLUMNS: ids, label, split and the image as H*W raw bytes; the image size
-is in the file's key-value metadata. A missing or corrupt image is a counted skip naming the
-file, never a silent drop: n_in == n_out + len(skipped), also written to ingest_report.json.
+Each shard holds SHARD_COLUMNS: ids, label, split, written findings and the image as H*W raw
+bytes; the image size is in the file's key-value metadata. A missing or corrupt image is a counted
+skip naming the file, never a silent drop: n_in == n_out + len(skipped), also written to ingest_report.json.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 REPORT_FILE = "ingest_report.json"
 SHARD_SCHEMA = pa.schema([
     ("study_id", pa.string()), ("patient_id", pa.string()), ("label", pa.int8()),
-    ("split", pa.string()), ("image", pa.binary()),
+    ("split", pa.string()), ("findings", pa.string()), ("image", pa.binary()),
 ])
 assert tuple(SHARD_SCHEMA.names) == SHARD_COLUMNS
 
@@ -91,6 +91,8 @@ def ingest_to_shards(studies: pd.DataFrame, out_dir: str | os.PathLike, *, image
         "label": studies["label"].astype(np.int8).to_numpy(),
         "split": (studies["split"].fillna("").astype(str) if "split" in studies.columns
                   else pd.Series("", index=studies.index)).to_numpy(),
+        "findings": (studies["findings"].fillna("").astype(str) if "findings" in studies.columns
+                     else pd.Series("", index=studies.index)).to_numpy(),
         "path": studies["path"].astype(str).to_numpy(),
     })
     report = IngestReport(n_in=len(rows), image_size=image_size)
@@ -131,6 +133,7 @@ def decode_chunk(rows: pd.DataFrame, image_size: int) -> tuple[pa.Table, list[tu
         "patient_id": pa.array(ok["patient_id"].tolist(), pa.string()),
         "label": pa.array(ok["label"].to_numpy(), pa.int8()),
         "split": pa.array(ok["split"].tolist(), pa.string()),
+        "findings": pa.array(ok["findings"].tolist(), pa.string()),
         "image": pa.array(images, pa.binary()),
     }, schema=SHARD_SCHEMA)
     return table, skipped

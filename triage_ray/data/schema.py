@@ -25,6 +25,7 @@ STUDY_COLUMNS: tuple[str, ...] = (
 # ingested Parquet shard columns
 SHARD_COLUMNS: tuple[str, ...] = (
     "study_id", "patient_id", "label", "split",
+    "findings",  # str: the written findings, "|"-joined (per-finding supervision's targets)
     "image",  # binary: H*W uint8 grayscale, row-major, H == W == the shard's image_size
 )
 SHARD_META_IMAGE_SIZE = b"triage_ray.image_size"  # Parquet key-value metadata, ascii int

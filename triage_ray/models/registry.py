@@ -58,13 +58,15 @@ def create_backbone(
     pretrained: bool = False,
     weights_file: str | Path | None = None,
     drop_rate: float | None = None,
+    num_outputs: int = 1,
 ):
-    """Build a registered backbone: (B, 1, H, W) grayscale in, (B, 1) logit out."""
+    """Build a registered backbone: (B, 1, H, W) grayscale in, (B, num_outputs) logits out
+    (output 0 is the abnormal logit; see `triage_ray.train.supervision`)."""
     import timm
 
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
-    kwargs: dict = {"in_chans": 1, "num_classes": 1}
+    kwargs: dict = {"in_chans": 1, "num_classes": int(num_outputs)}
     if drop_rate is not None:
         kwargs["drop_rate"] = drop_rate
     if pretrained and weights_file is not None:
@@ -81,7 +83,7 @@ HEAD_INIT_STD = 0.01
 
 
 def reset_logit_head(model) -> None:
-    """Start the one-logit head near p = 0.5, whatever the family's own head init does.
+    """Start the logit head near p = 0.5, whatever the family's own head init does.
 
     Why: timm's EfficientNet/MobileNet ("goog") init draws the classifier uniformly in
     +-1/sqrt(out_features), i.e. +-1 for a single logit over ~1,000 features. The first logits
@@ -92,7 +94,7 @@ def reset_logit_head(model) -> None:
     import torch
 
     head = model.get_classifier()
-    if isinstance(head, torch.nn.Linear) and head.out_features == 1:
+    if isinstance(head, torch.nn.Linear):
         torch.nn.init.normal_(head.weight, std=HEAD_INIT_STD)
         torch.nn.init.zeros_(head.bias)
 

@@ -330,8 +330,14 @@ def trials_table(run: RunArtifacts, limit: int | None = None) -> Table:
     trials = run.get("sweep.trials")
     shown = ranked if limit is None else ranked[:limit]
     chosen = run.get("best.trial_id")
+    def name(r: dict[str, Any]) -> str:
+        aug = f", aug {r['augment']:.2f}" if is_number(r.get("augment")) else ""
+        return (f"**{r['backbone']}**{aug} (chosen)" if r.get("trial_id") == chosen
+                else f"{r['backbone']}{aug}")
+
+    stopped = sum(t.get("status") == "stopped" for t in trials)
     rows = tuple(
-        ((f"**{r['backbone']}** (chosen)" if r.get("trial_id") == chosen else str(r["backbone"])),
+        (name(r),
          f"{r['lr']:g}", num(r.get("test_auroc"), 3), num(r.get("throughput_multiplier"), 2),
          num(r.get("missed_per_1000_auto_cleared"), 1),
          num(_per1000(r.get("bound")), 1), "yes" if r.get("feasible") else "no")
@@ -341,7 +347,9 @@ def trials_table(run: RunArtifacts, limit: int | None = None) -> Table:
     return Table(
         ("Configuration", "Learning rate", "Test AUROC", "Throughput x", "Missed /1,000",
          "Bound /1,000", "Bound holds"), rows, widths=(26, 12, 12, 12, 13, 13, 12),
-        caption=f"{len(trials)} trials ({len(ranked)} finished), ranked by the selection rule "
+        caption=f"{len(trials)} trials ({len(ranked)} finished"
+                + (f"; {stopped} stopped early on validation AUROC" if stopped else "")
+                + "), ranked by the selection rule "
                 f"({SELECTION_RULE}); the figures shown are the held-out test split's, reported "
                 "only, never used to choose."
                 + (f" {left} more in the sweep dashboard." if left > 0 else ""),

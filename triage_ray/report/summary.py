@@ -62,10 +62,29 @@ def render_summary(metrics: dict[str, Any]) -> str:
             f"{ci(pm['missed_abnormals'], 1)} per pile"
         )
     lines += _reference_and_brief(metrics)
+    lines += truth_lines(metrics.get("model_vs_truth"))
     lines += representativeness_lines(metrics["data"].get("representativeness"),
                                       pile.get("covariates"))
     lines += ["", f"Wall time: {metrics['timings']['total_s']:.0f} s. Config: `config.json`."]
     return "\n".join(lines) + "\n"
+
+
+def truth_lines(vs: dict[str, Any] | None) -> list[str]:
+    """The model against the generator's truth (generated data only): what the images hold."""
+    if not vs:
+        return []
+    test = vs["test"]
+    out = ["", "## The model against the generator's truth (generated data only)",
+           f"- Held-out test ({test['n']:,} studies): AUROC {ci(test['auroc_truth'], 3)} against "
+           f"the truth, {ci(test['auroc_written'], 3)} against the written labels"
+           + (f", {ci(test['reference']['auroc_reference'], 3)} against the reference "
+              f"({test['reference']['n']:,} adjudicated)" if "reference" in test else "")]
+    if "pile" in vs:
+        pile = vs["pile"]
+        low = ", ".join(f"{k}% {pile[f'abnormal_in_lowest_{k}pct']['value']:.0%}" for k in (1, 5, 10))
+        out.append(f"- Pile ({pile['n']:,}): AUROC {ci(pile['auroc_truth'], 3)} against the truth; "
+                   f"truly abnormal among its lowest-scored {low}")
+    return out
 
 
 def _reference_and_brief(metrics: dict[str, Any]) -> list[str]:

@@ -1,25 +1,42 @@
-"""Build and run the TorchTrainer for one (backbone, lr) configuration."""
+"""Build and run the TorchTrainer for one trial's parameters (backbone, lr, augmentation)."""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from triage_ray.train.loop import train_loop_per_worker
 from triage_ray.xray.config import XrayConfig
 
 
-def train_loop_config(cfg: XrayConfig, backbone: str, lr: float) -> dict:
+def train_loop_config(cfg: XrayConfig, params: Mapping[str, Any], vocabulary: Sequence[str],
+                      n_train: int) -> dict[str, Any]:
+    """The worker's config: the study's training settings, overridden by the trial's `params`
+    (what the sweep searches: backbone, lr, augment, init); `vocabulary` is the source's finding names
+    (the per-finding outputs of `supervision="multilabel"`); `n_train` training rows size the
+    per-step schedule."""
+    per_worker = math.ceil(n_train / max(cfg.num_workers, 1))
+    init = params.get("init") or cfg.init_choices()[0]
     return {
-        "backbone": backbone, "lr": lr, "weight_decay": cfg.weight_decay, "epochs": cfg.epochs,
-        "batch_size": cfg.batch_size, "pretrained": cfg.pretrained,
-        "weights_file": cfg.weights_file, "seed": cfg.seed, "torch_threads": cfg.torch_threads,
+        "init": init, "pretrained": init != "scratch",
+        "weights_file": cfg.weights_file if init == "file" else None,
+        "schedule": cfg.schedule, "steps_per_epoch": max(1, math.ceil(per_worker / cfg.batch_size)),
+        "backbone": params["backbone"], "lr": float(params["lr"]),
+        "augment": float(params.get("augment", cfg.augment)),
+        "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+        "seed": cfg.seed,
+        "torch_threads": cfg.torch_threads, "supervision": cfg.supervision,
+        "findings": list(vocabulary),
     }
 
 
 def build_trainer(
     cfg: XrayConfig,
-    backbone: str,
-    lr: float,
+    params: Mapping[str, Any],
     shard_dir: str,
     *,
+    vocabulary: Sequence[str],
     storage_path: str,
     name: str,
     callbacks: list | None = None,
@@ -29,22 +46,24 @@ def build_trainer(
     from ray.data.expressions import col
     from ray.train.torch import TorchTrainer
 
-    from triage_ray.data.stream import read_shards
+    from triage_ray.data.stream import read_shards, shard_splits
 
     datasets = {
         "train": read_shards(shard_dir, split="train"),
+        "val": read_shards(shard_dir, split="calib"),
         "heldout": read_shards(shard_dir).filter(expr=col("split") != "train"),
     }
     return TorchTrainer(
         train_loop_per_worker,
-        train_loop_config=train_loop_config(cfg, backbone, lr),
+        train_loop_config=train_loop_config(cfg, params, vocabulary,
+                                            shard_splits(shard_dir).get("train", 0)),
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers,
             use_gpu=cfg.use_gpu,
             resources_per_worker={"CPU": cfg.cpus_per_worker},
         ),
         datasets=datasets,
-        # only the training split is sharded; every worker sees all held-out rows
+        # only the training split is sharded; every worker sees all validation/held-out rows
         dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
         run_config=ray.train.RunConfig(
             name=name,

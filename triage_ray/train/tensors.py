@@ -1,4 +1,4 @@
-"""Turn streamed shard batches into normalised tensors (shared by training and batch inference)."""
+"""Turn streamed shard batches into tensors (shared by training, evaluation and batch inference)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ import torch
 from triage_ray.data.stream import batch_to_images
 
 
-def images_to_tensor(batch: dict[str, np.ndarray], mean: float, std: float) -> torch.Tensor:
-    """uint8 (B, H, W) from the binary image column -> float32 (B, 1, H, W), normalised."""
+def images_to_unit(batch: dict[str, np.ndarray]) -> torch.Tensor:
+    """uint8 (B, H, W) from the binary image column -> float32 (B, 1, H, W) in [0, 1]."""
     images = batch_to_images(batch)  # (B, H, W) uint8
     # astype copies into a writable float array (the bytes view from the shard is read-only)
-    x = torch.from_numpy(images.astype(np.float32)).div_(255.0)
-    return x.sub_(mean).div_(std).unsqueeze(1)  # (B, 1, H, W)
+    return torch.from_numpy(images.astype(np.float32)).div_(255.0).unsqueeze(1)
+
+
+def normalise(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """[0, 1] pixels -> the backbone's input scale (its pretrained config's mean/std)."""
+    return (x - mean) / std
+
+
+def images_to_tensor(batch: dict[str, np.ndarray], mean: float, std: float) -> torch.Tensor:
+    """uint8 (B, H, W) from the binary image column -> float32 (B, 1, H, W), normalised."""
+    return normalise(images_to_unit(batch), mean, std)

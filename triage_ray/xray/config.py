@@ -15,6 +15,8 @@ from typing import Any
 
 from triage_ray.common.study_config import StudyConfig, check_choice
 
+INITS = ("scratch", "file", "hub")  # how a trial's backbone starts: see XrayConfig.inits
+
 # Staffing in the brief: 3 radiologists x 6 reading hours/day x 60 reads/h (1,080 reads/day).
 RADIOLOGISTS = 3
 READING_HOURS_PER_DAY = 6.0
@@ -47,7 +49,27 @@ class XrayConfig(StudyConfig):
     lrs: list[float] = field(default_factory=lambda: [1e-3, 3e-3])
     pretrained: bool = False  # no weights are reachable offline by default; see weights_file
     weights_file: str | None = None  # a local timm/torch weights file used when pretrained=True
-    epochs: int = 3
+    # the sweep's initialisation axis (INITS): "scratch", "file" (weights_file, e.g. from
+    # sweeps/pretrain.py) or "hub" (timm's hub weights, where reachable); None: the one init that
+    # pretrained / weights_file name
+    inits: list[str] | None = None
+    # 8 epochs, per-finding supervision and augmentation, from `sweeps/ablation.py` (its table:
+    # reports/ablation/full/ablation.md): alone each did nothing at 3 epochs; together with more
+    # epochs and data they gained 0.04 AUROC against the truth
+    epochs: int = 8
+    # what the network predicts (triage_ray.train.SUPERVISIONS): "binary" (one abnormal logit) or
+    # "multilabel" (the abnormal logit plus one per written finding); output 0 is always abnormal
+    supervision: str = "multilabel"
+    augment: float = 0.0  # chest augmentation strength in [0, 1] (triage_ray.train.augment)
+    schedule: str = "cosine"  # learning-rate schedule (triage_ray.train.steps.SCHEDULES)
+    # how the sweep searches (triage_ray.xray.search.SEARCHES): "grid" = backbones x lrs x
+    # augments; "optuna_asha" = n_trials Optuna (TPE) samples over backbones, the lrs range and the
+    # augments range, weak trials stopped by ASHA on per-epoch validation AUROC
+    search: str = "optuna_asha"
+    augments: list[float] = field(default_factory=lambda: [0.0, 0.5])
+    n_trials: int = 6
+    asha_grace_epochs: int = 1
+    asha_reduction_factor: int = 3
     batch_size: int = 64
     weight_decay: float = 1e-4
     num_workers: int = 1  # Ray Train workers per trial
@@ -115,13 +137,21 @@ class XrayConfig(StudyConfig):
     def smoke_config(cls, **overrides: Any) -> XrayConfig:
         """Tiny sizes that exercise every stage in < 5 min on 2 cores."""
         base = dict(
-            n_studies=1200, pile_size=2000, epochs=1, sim_reps=3, smoke=True,
+            n_studies=1200, pile_size=2000, epochs=1, sim_reps=3, smoke=True, n_trials=4,
             backbones=["resnet10t", "mobilenetv3_small_050"], lrs=[1e-3, 3e-3],
             op_alphas=[0.01, 0.05], op_audit_fractions=[0.05], op_aging_caps_days=[None, 7.0],
             op_uncertain_orders=["expected_wait_harm"],
         )
         base.update(overrides)
         return cls.from_dict(base)
+
+    def init_choices(self) -> list[str]:
+        """The initialisations the sweep tries (see `inits`)."""
+        if self.inits:
+            return list(self.inits)
+        if not self.pretrained:
+            return ["scratch"]
+        return ["file" if self.weights_file else "hub"]
 
     @property
     def reference_source(self) -> str:
@@ -135,7 +165,10 @@ class XrayConfig(StudyConfig):
         from triage_ray.abstain import T_HIGH_RULES, T_LOW_RULES, UNCERTAIN_ORDERS
         from triage_ray.calibrate import CALIBRATORS
         from triage_ray.models import BACKBONES
+        from triage_ray.train.schedules import SCHEDULES
+        from triage_ray.train.supervision import SUPERVISIONS
         from triage_ray.xray.reference import REFERENCES
+        from triage_ray.xray.search import SEARCHES
         from triage_ray.xray.sources import SOURCES
 
         check_choice("source", self.source, SOURCES)
@@ -158,6 +191,16 @@ class XrayConfig(StudyConfig):
         if not self.lrs or any(lr <= 0 for lr in self.lrs):
             raise ValueError(f"lrs must be positive learning rates, got {self.lrs}")
         check_choice("calibrator", self.calibrator, CALIBRATORS)
+        check_choice("supervision", self.supervision, SUPERVISIONS)
+        check_choice("search", self.search, SEARCHES)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        for a in (self.augment, *self.augments):
+            if not 0 <= a <= 1:
+                raise ValueError(f"augmentation strengths must lie in [0, 1], got {a}")
+        if not self.augments:
+            raise ValueError("augments must hold at least one strength (e.g. [0.0])")
+        if self.n_trials < 1 or self.asha_grace_epochs < 1 or self.asha_reduction_factor < 2:
+            raise ValueError("n_trials >= 1, asha_grace_epochs >= 1, asha_reduction_factor >= 2")
         check_choice("t_low_rule", self.t_low_rule, T_LOW_RULES)
         check_choice("t_high_rule", self.t_high_rule, T_HIGH_RULES)
         check_choice("sim_policy", self.sim_policy, POLICIES)
@@ -177,7 +220,12 @@ class XrayConfig(StudyConfig):
             raise ValueError(f"splits must be train/calib/select/test summing to 1: {self.splits}")
         if not 0 < self.alpha < 1 or not 0 < self.delta < 1:
             raise ValueError("alpha and delta must lie in (0, 1)")
-        if self.pretrained and self.weights_file and not Path(self.weights_file).is_file():
+        for init in self.init_choices():
+            check_choice("inits", init, INITS)
+        if "file" in self.init_choices() and not self.weights_file:
+            raise ValueError("init 'file' needs weights_file (e.g. from sweeps/pretrain.py)")
+        uses_file = self.pretrained or "file" in self.init_choices()
+        if uses_file and self.weights_file and not Path(self.weights_file).is_file():
             raise FileNotFoundError(f"weights_file not found: {self.weights_file}")
 
 

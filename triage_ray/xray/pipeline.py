@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from triage_ray.xray.config import XrayConfig
-from triage_ray.xray.sources import GENERATED_NOTE, SOURCES, Log, load_pile
+from triage_ray.xray.sources import GENERATED_NOTE, SOURCES, Log, finding_vocabulary, load_pile
 
 
 def new_run_id(cfg: XrayConfig) -> str:
@@ -57,6 +57,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.xray.score import score_heldout, staffing_of
     from triage_ray.xray.select import SELECTION_RULE, select_best
     from triage_ray.xray.sweep import METRIC, TUNE_DIR_NAME, run_sweep, trial_rows
+    from triage_ray.xray.truth import run_model_vs_truth
 
     timings: dict[str, float] = {}
     t_start = time.time()
@@ -90,8 +91,9 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     ref_labels = None if reference.source == "written" else reference.labels
 
     t = time.time()
-    rows = trial_rows(run_sweep(cfg, shard_dir, run_dir, resume=resuming, reference=ref_labels,
-                                label_source=reference.label_source))
+    vocabulary = finding_vocabulary(cfg.source, studies)
+    rows = trial_rows(run_sweep(cfg, shard_dir, run_dir, resume=resuming, vocabulary=vocabulary,
+                                reference=ref_labels, label_source=reference.label_source))
     best = select_best([r.to_dict() for r in rows])
     timings["sweep_s"] = time.time() - t
     log(f"best trial: {best['backbone']} lr={best['lr']} throughput x{best[METRIC]:.2f}")
@@ -116,6 +118,12 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
                              skipped=ingest.skipped, labelled=studies)
     timings["pile_s"] = time.time() - t
+    vs_truth = (run_model_vs_truth(studies, held, ref_labels, logits, truth)
+                if "true_abnormal" in studies else None)
+    if vs_truth:
+        log(f"model vs the generator's truth: test AUROC "
+            f"{vs_truth['test']['auroc_truth']['value']:.3f} (written labels "
+            f"{vs_truth['test']['auroc_written']['value']:.3f})")
     t = time.time()
     brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile_result.summary)
     timings["brief_s"] = time.time() - t
@@ -129,7 +137,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
         scored=scored, pile_info={**pile_info, "ingest": ingest.to_dict(),
                                   "operating_point": operating.recommended},
         pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
-        brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME,
+        brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

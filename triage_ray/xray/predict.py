@@ -21,7 +21,9 @@ class LogitPredictor:
         if torch_threads:
             torch.set_num_threads(torch_threads)
         meta = json.loads((Path(checkpoint_dir) / META_FILE).read_text())
-        self.model = create_backbone(meta["backbone"], pretrained=False)
+        # checkpoints before per-finding supervision have no n_outputs: they had one logit
+        self.model = create_backbone(meta["backbone"], pretrained=False,
+                                     num_outputs=int(meta.get("n_outputs", 1)))
         state = torch.load(Path(checkpoint_dir) / MODEL_FILE, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.model.eval()
@@ -31,7 +33,7 @@ class LogitPredictor:
         from triage_ray.train.tensors import images_to_tensor
 
         with torch.no_grad():
-            logits = self.model(images_to_tensor(batch, self.mean, self.std)).squeeze(1)
+            logits = self.model(images_to_tensor(batch, self.mean, self.std))[:, 0]  # abnormal
         return {"study_id": batch["study_id"], "logit": logits.numpy().astype(np.float32)}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from triage_ray.common.strict_json import write_strict_json
+from triage_ray.train.reporting import EPOCH_KEY
 
 METRICS_FILE = "metrics.json"
 
@@ -178,8 +179,11 @@ class TrialRow:
     trial_id: str | None
     backbone: str | None
     lr: float | None
-    status: str  # "done", "error" or "incomplete"
+    augment: float | None
+    init: str | None
+    status: str  # "done", "stopped" (by the scheduler, on validation AUROC), "error", "incomplete"
     error: str | None
+    epochs_run: int | None
     val_auroc: float | None
     train_seconds: float | None
     checkpoint_path: str | None
@@ -191,10 +195,12 @@ class TrialRow:
         m = result.metrics or {}
         cfg = result.config or {}
         scored = all(k in m for k in TrialMetrics.names())
+        epochs = m.get("epochs_run") or m.get(EPOCH_KEY)
         return cls(
             trial_id=m.get("trial_id"), backbone=cfg.get("backbone"), lr=cfg.get("lr"),
-            status="error" if result.error else ("done" if m.get("final") else "incomplete"),
+            augment=cfg.get("augment"), init=cfg.get("init"), status=_status(result, m),
             error=str(result.error)[:300] if result.error else None,
+            epochs_run=int(epochs) if epochs is not None else None,
             val_auroc=m.get("val_auroc"), train_seconds=m.get("time_total_s"),
             checkpoint_path=m.get("checkpoint_path"),
             metrics=TrialMetrics(**{k: m[k] for k in TrialMetrics.names()}) if scored else None,
@@ -206,6 +212,17 @@ class TrialRow:
         values = self.metrics.to_dict() if self.metrics else dict.fromkeys(TrialMetrics.names())
         return {**base, **{k: (None if isinstance(v, float) and math.isnan(v) else v)
                            for k, v in values.items()}}
+
+
+def _status(result, m: dict[str, Any]) -> str:
+    """done: scored; stopped: ended after an epoch report with no error and no final score (the
+    scheduler stopped it early; a sweep that was ended by hand also leaves this); error;
+    incomplete: nothing reported."""
+    if result.error:
+        return "error"
+    if m.get("final"):
+        return "done"
+    return "stopped" if m.get(EPOCH_KEY) else "incomplete"
 
 
 @dataclass(frozen=True)
@@ -237,6 +254,8 @@ class RunMetrics(_ToDict):
     operating: dict[str, Any] | None  # OperatingResult.to_dict(): the frontier, the chosen point
     brief: dict[str, Any] | None  # triage_ray.xray.brief.answer_brief
     timings: dict[str, float]
+    # generated data only (triage_ray.xray.truth): the model against the generator's truth
+    model_vs_truth: dict[str, Any] | None = None
     config: str = "config.json"
 
 
@@ -245,7 +264,8 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      scored, pile_info: dict[str, Any], pile_summary: PileSummary,
                      reference: dict[str, Any], operating: dict[str, Any] | None,
                      brief: dict[str, Any] | None, timings: dict[str, float],
-                     created: str | None = None, experiment_dir: str = "tune") -> RunMetrics:
+                     created: str | None = None, experiment_dir: str = "tune",
+                     model_vs_truth: dict[str, Any] | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -254,10 +274,11 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         generated_data=generated, data_note=data_note, data=data,
         sweep=SweepSummary(experiment_dir=experiment_dir, metric=metric, mode="max",
                            selection_rule=selection_rule, n_trials=len(trials), trials=trials),
-        best={k: best[k] for k in ("trial_id", "backbone", "lr", "checkpoint_path")},
+        best={k: best.get(k) for k in ("trial_id", "backbone", "lr", "augment", "init", "checkpoint_path")},
         calibration=scored.calibration, abstention=scored.abstention,
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
         reference=reference, operating=operating, brief=brief, timings=timings,
+        model_vs_truth=model_vs_truth,
     )
 
 

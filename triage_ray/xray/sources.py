@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from triage_ray.data.chexpert import PATHOLOGIES as CHEXPERT_PATHOLOGIES
+from triage_ray.data.chexpert import SUPPORT_DEVICES as CHEXPERT_SUPPORT_DEVICES
 from triage_ray.data.representativeness import add_nih_demographics
+from triage_ray.data.schema import NIH_FINDINGS
 
 if TYPE_CHECKING:
     from triage_ray.xray.config import XrayConfig
@@ -37,23 +40,43 @@ class Source:
     load: SourceFn
     needs_data_root: bool
     doc: str
+    findings: tuple[str, ...] | None  # the source's finding names; None: those in its table
 
 
 SOURCES: dict[str, Source] = {}
 
 
-def register_source(*, needs_data_root: bool = True) -> Callable[[SourceFn], SourceFn]:
-    """Register a labelled-study source under its function's name; its docstring describes it."""
+def register_source(*, needs_data_root: bool = True,
+                    findings: tuple[str, ...] | None = None) -> Callable[[SourceFn], SourceFn]:
+    """Register a labelled-study source under its function's name; its docstring describes it.
+    `findings`: the finding names its labels can hold (per-finding supervision's outputs)."""
 
     def deco(fn: SourceFn) -> SourceFn:
         SOURCES[fn.__name__] = Source(fn.__name__, fn, needs_data_root,
-                                      (fn.__doc__ or "").strip().splitlines()[0])
+                                      (fn.__doc__ or "").strip().splitlines()[0], findings)
         return fn
 
     return deco
 
 
-@register_source(needs_data_root=False)
+def finding_vocabulary(source: str, studies: pd.DataFrame) -> tuple[str, ...]:
+    """The finding names per-finding supervision predicts: the source's declared list, or (for a
+    source without one) the names its table holds. A name outside the declared list is an error
+    naming a study that has it, never a silently dropped target."""
+    cells = studies["findings"].fillna("").astype(str) if "findings" in studies else pd.Series([])
+    present = sorted({n for cell in cells for n in cell.split("|") if n})
+    declared = SOURCES[source].findings
+    if declared is None:
+        return tuple(present)
+    unknown = sorted(set(present) - set(declared))
+    if unknown:
+        first = studies.loc[cells.str.contains(unknown[0], regex=False), "study_id"].iloc[0]
+        raise ValueError(f"{source}: finding(s) {unknown} are not among its labels "
+                         f"{list(declared)} (e.g. study {first})")
+    return declared
+
+
+@register_source(needs_data_root=False, findings=NIH_FINDINGS)
 def generated(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Synthesised radiographs in the NIH layout, cached by their parameters under data/generated/."""
     from triage_ray.data.nih import load_nih
@@ -66,7 +89,7 @@ def generated(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     return studies, {"root": str(root), "bayes_ceiling_auroc": gen.bayes_ceiling_auroc}
 
 
-@register_source()
+@register_source(findings=NIH_FINDINGS)
 def nih(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A local NIH ChestX-ray14 copy at data_root (Data_Entry_2017*.csv, images/ or images_0XX/)."""
     from triage_ray.data.nih import load_nih
@@ -75,7 +98,7 @@ def nih(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     return add_nih_demographics(load_nih(root), root), {"root": cfg.data_root}
 
 
-@register_source()
+@register_source(findings=(*CHEXPERT_PATHOLOGIES, CHEXPERT_SUPPORT_DEVICES))
 def chexpert(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A local CheXpert copy at data_root (train.csv / valid.csv and the image folders)."""
     from triage_ray.data.chexpert import load_chexpert

@@ -1,4 +1,4 @@
-"""Ray Tune over backbones x learning rates; each trial is judged by the SimPy model.
+"""Ray Tune over the training space (`xray.search`); each finished trial is judged by the SimPy model.
 
 Ray 2.60 (Train V2): a Tune trial is a *driver function* that builds and fits a TorchTrainer; the
 trainer's TuneReportCallback forwards per-epoch metrics to Tune, and the driver reports the final
@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from triage_ray.train.reporting import EPOCH_KEY
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.reference import WRITTEN
 from triage_ray.xray.results import TrialRow
@@ -22,9 +23,14 @@ METRIC = "throughput_multiplier"  # a TrialMetrics field: what the dashboard plo
 
 def xray_trial(
     config: dict[str, Any], *, cfg_dict: dict[str, Any], shard_dir: str, train_storage: str,
-    reference: pd.Series | None = None, label_source: str = WRITTEN,
+    vocabulary: tuple[str, ...] = (), reference: pd.Series | None = None,
+    label_source: str = WRITTEN,
 ) -> None:
-    """One Tune trial: train (config["backbone"], config["lr"]), then score it on held-out data."""
+    """One Tune trial: train with `config` (backbone, lr, augment), then score it on held-out data.
+
+    Per-epoch metrics reach Tune through the trainer's callback (a scheduler may stop the trial
+    there); the final report adds the operational score and the last epoch's validation figures,
+    without the epoch counter, so a scheduler never judges the final report as another epoch."""
     import ray.tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -38,7 +44,7 @@ def xray_trial(
     # the resolved config beside each trial's params.json (Tune's table shows only what is swept)
     cfg.save(Path(ctx.get_trial_dir()) / "xray_config.json")
     trainer = build_trainer(
-        cfg, config["backbone"], config["lr"], shard_dir,
+        cfg, config, shard_dir, vocabulary=vocabulary,
         storage_path=train_storage,
         name=f"train-{trial_id}",  # stable across Tuner.restore: the TorchTrainer resumes too
         callbacks=[TuneReportCallback()],
@@ -46,22 +52,30 @@ def xray_trial(
     result = trainer.fit()
     scored = score_heldout(HeldOutLogits.load(result.checkpoint.path), cfg, reference=reference,
                            label_source=label_source)
+    last = result.metrics or {}
     ray.tune.report({
         **scored.trial_metrics().to_dict(), "final": 1, "checkpoint_path": result.checkpoint.path,
+        "val_auroc": last.get("val_auroc"), "val_loss": last.get("val_loss"),
+        "epochs_run": last.get(EPOCH_KEY),
     })
 
 
 def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool = False,
-              reference: pd.Series | None = None, label_source: str = WRITTEN):
-    """Grid over cfg.backbones x cfg.lrs; returns Tune's ResultGrid. Resumable with `resume`.
+              vocabulary: tuple[str, ...] = (), reference: pd.Series | None = None,
+              label_source: str = WRITTEN):
+    """The configured search (cfg.search); returns Tune's ResultGrid. Resumable with `resume`.
 
-    reference: the adjudicated studies' labels each trial's bound is certified against."""
+    vocabulary: the source's finding names (per-finding supervision); reference: the adjudicated
+    studies' labels each trial's bound is certified against."""
     from ray import tune
+
+    from triage_ray.xray.search import SEARCHES
 
     trainable = tune.with_resources(
         tune.with_parameters(
             xray_trial, cfg_dict=cfg.to_dict(), shard_dir=str(shard_dir),
-            train_storage=str(run_dir / "train"), reference=reference, label_source=label_source,
+            train_storage=str(run_dir / "train"), vocabulary=tuple(vocabulary),
+            reference=reference, label_source=label_source,
         ),
         {"cpu": cfg.cpus_per_trial},
     )
@@ -69,14 +83,12 @@ def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool =
     if resume and tune.Tuner.can_restore(str(tune_path)):
         tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=True)
         return tuner.fit()
-    param_space = {
-        "backbone": tune.grid_search(cfg.backbones),
-        "lr": tune.grid_search(cfg.lrs),
-    }
+    plan = SEARCHES[cfg.search](cfg)
     tuner = tune.Tuner(
         trainable,
-        param_space=param_space,
-        tune_config=tune.TuneConfig(max_concurrent_trials=cfg.max_concurrent_trials),
+        param_space=plan.param_space,
+        tune_config=tune.TuneConfig(max_concurrent_trials=cfg.max_concurrent_trials,
+                                    **plan.tune_config),
         run_config=tune.RunConfig(name=TUNE_DIR_NAME, storage_path=str(run_dir)),
     )
     return tuner.fit()

@@ -1,0 +1,61 @@
+"""One epoch of training and one pass of prediction, on plain tensors.
+
+The Ray Train worker (`train.loop`) and the plain-PyTorch ablation (`benchmarks/model_ablation.py`)
+both call these, so an ablation row measures the same training the pipeline runs, minus Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from triage_ray.train.augment import chest_augment
+from triage_ray.train.schedules import LRSchedule
+from triage_ray.train.supervision import Supervision
+from triage_ray.train.tensors import normalise
+
+
+def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                optimizer: torch.optim.Optimizer, supervision: Supervision, *, mean: float,
+                std: float, augment: float = 0.0, generator: torch.Generator | None = None,
+                schedule: LRSchedule | None = None) -> tuple[float, int]:
+    """Train on (x in [0, 1] (B, 1, H, W), targets (B, K)) batches; returns (mean loss, studies)."""
+    model.train()
+    total, n = 0.0, 0  # `schedule` steps after each batch when per-step; the caller ends epochs
+    for x, y in batches:
+        if augment > 0:
+            x = chest_augment(x, augment, generator or torch.default_generator)
+        loss = supervision.loss(model(normalise(x, mean, std)), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if schedule is not None:
+            schedule.after_step()
+        total += loss.item() * len(y)
+        n += len(y)
+    return total / max(n, 1), n
+
+
+def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], *, mean: float,
+            std: float) -> np.ndarray:
+    """All outputs for [0, 1] image batches, in order: (N, K) float32 logits."""
+    model.eval()
+    out: list[np.ndarray] = []
+    with torch.no_grad():
+        for x in images:
+            out.append(model(normalise(x, mean, std)).numpy().astype(np.float32))
+    return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def validation_metrics(logit: np.ndarray, label: np.ndarray) -> dict[str, float]:
+    """Validation loss and AUROC of the abnormal logit against the (written) labels."""
+    import torch.nn.functional as F
+
+    from triage_ray.calibrate.metrics import auroc
+    from triage_ray.common.stats import sigmoid
+
+    y = label.astype(np.float32)
+    loss = F.binary_cross_entropy_with_logits(torch.from_numpy(logit), torch.from_numpy(y)).item()
+    return {"val_loss": loss, "val_auroc": float(auroc(y, sigmoid(logit)))}
