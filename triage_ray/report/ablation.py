@@ -33,7 +33,7 @@ def ablation_figure(results: Mapping[str, Mapping[str, Any]], path: Path) -> Pat
     """Horizontal AUROC bars per arm (truth, written), 95% patient-bootstrap CIs as whiskers."""
     names = list(results)
     with report_style():
-        fig = new_figure((6.0, 0.32 * len(names) + 1.2))
+        fig = new_figure((7.5, 0.32 * len(names) + 1.2))  # room for the longest arm name
         ax = fig.add_subplot()
         for j, (key, label) in enumerate(LABEL_SETS[:2]):
             vals = [results[n][f"auroc_{key}"] for n in names]

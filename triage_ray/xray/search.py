@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage_ray.train.reporting import EPOCH_KEY, SCHEDULER_TIME
+from triage_ray.train.reporting import SCHEDULER_TIME
 from triage_ray.xray.config import XrayConfig
 
 VAL_METRIC = "val_auroc"  # calib split, written labels: what the search and ASHA read per epoch
@@ -73,15 +73,3 @@ def optuna_asha(cfg: XrayConfig) -> SearchPlan:
     search = OptunaSearch(metric=VAL_METRIC, mode="max", sampler=sampler)
     return SearchPlan(space, {"search_alg": search, "scheduler": scheduler,
                               "num_samples": cfg.n_trials})
-
-
-def trial_epochs(results) -> int:
-    """Epochs trained across all trials of a sweep: the compute a search spent."""
-    return int(sum((r.metrics or {}).get("epochs_run") or _last_epoch(r) for r in results))
-
-
-def _last_epoch(result) -> int:
-    df = getattr(result, "metrics_dataframe", None)
-    if df is None or EPOCH_KEY not in df:
-        return 0
-    return int(df[EPOCH_KEY].max())
