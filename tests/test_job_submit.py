@@ -106,6 +106,16 @@ def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
     truth = metrics["model_vs_truth"]["test"]
     assert truth["auroc_truth"]["ci_low"] <= truth["auroc_truth"]["value"] <= truth["auroc_truth"]["ci_high"]
     assert metrics["model_vs_truth"]["pile"]["n"] == config["pile_size"]
+    # the default init is "pretrain": every backbone pretrained by the run, every trial from it
+    assert set(metrics["pretrain"]) == set(config["backbones"])
+    assert all(Path(p["weights"]).is_file() for p in metrics["pretrain"].values())
+    assert {t["init"] for t in metrics["sweep"]["trials"]} == {"pretrain"}
+    curve = metrics["learning_curve"]
+    assert [(p["init"], p["n_train"]) for p in curve["points"]] == [
+        (init, n) for init in ("scratch", "pretrain") for n in config["learning_curve_sizes"]]
+    assert all(0 <= p["auroc_truth"]["value"] <= 1 for p in curve["points"])
+    assert "Learning curve (training size)" in (run_dir / "dashboard.html").read_text()
+    assert "Pretraining and the learning curve" in (run_dir / "model_card.md").read_text()
     worklist = pd.read_parquet(run_dir / "worklist.parquet")
     assert len(worklist) == config["pile_size"] == metrics["pile"]["n_scored"]
     assert worklist["study_id"].is_unique

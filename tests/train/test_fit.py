@@ -16,7 +16,7 @@ from triage_ray.train.fit import build_trainer
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
 
-PARAMS = {"backbone": "mobilenetv3_small_050", "lr": 1e-3}
+PARAMS = {"backbone": "mobilenetv3_small_050", "lr": 1e-3, "init": "scratch"}
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +58,23 @@ def test_fit_writes_heldout_logits_and_resumes(ray_local, shards, tmp_path):
 
 
 @pytest.mark.slow
-def test_fit_per_finding_supervision_reports_every_epoch(ray_local, shards, tmp_path):
-    """multilabel + augmentation: 15 outputs trained, validation reported after each epoch, the
-    held-out logits are the abnormal output's."""
+def test_fit_per_finding_supervision_from_pretrained_weights_probe_then_full(ray_local, shards,
+                                                                            tmp_path):
+    """multilabel + augmentation from init "pretrain" with a linear probe first: 15 outputs
+    trained, validation reported after each epoch, the first epoch head-only, the held-out logits
+    are the abnormal output's."""
+    import torch
+
+    from triage_ray.models import create_backbone
+
     shard_dir, studies = shards
+    weights = tmp_path / "pretrained.pth"
+    torch.save(create_backbone("mobilenetv3_small_050", num_outputs=15).state_dict(), weights)
     cfg = XrayConfig.from_dict({"epochs": 2, "batch_size": 32, "torch_threads": 1,
-                                "supervision": "multilabel"})
-    result = build_trainer(cfg, {**PARAMS, "augment": 0.5}, str(shard_dir),
-                           vocabulary=NIH_FINDINGS, storage_path=str(tmp_path), name="ml").fit()
+                                "supervision": "multilabel", "finetune": "probe_then_full"})
+    result = build_trainer(cfg, {**PARAMS, "augment": 0.5, "init": "pretrain"}, str(shard_dir),
+                           vocabulary=NIH_FINDINGS, storage_path=str(tmp_path), name="ml",
+                           pretrained={"mobilenetv3_small_050": str(weights)}).fit()
     # every epoch's report carries validation (Tune's per-trial progress shows both: see
     # tests/xray/test_pipeline_smoke.py); the last one has no scheduler time (train.reporting)
     assert result.metrics["epoch_done"] == 2 and 0 <= result.metrics["val_auroc"] <= 1
@@ -73,5 +82,7 @@ def test_fit_per_finding_supervision_reports_every_epoch(ray_local, shards, tmp_
     meta = json.loads((tmp_path / "ml").joinpath(
         result.checkpoint.path.split("/")[-1], "meta.json").read_text())
     assert meta["n_outputs"] == 1 + len(NIH_FINDINGS) and meta["augment"] == 0.5
+    assert meta["init"] == "pretrain" and meta["weights_file"] == str(weights)
+    assert [h["head_only"] for h in meta["history"]] == [1, 0]  # probe, then every layer
     held = HeldOutLogits.load(result.checkpoint.path)
     assert held.logit["test"].ndim == 1

@@ -118,3 +118,31 @@ def test_reference_choices_are_checked_at_start_up():
         XrayConfig.from_dict({"source": "nih", "data_root": "/d", "reference": "panel"})
     with pytest.raises(ValueError, match="needs reference_labels"):
         XrayConfig.from_dict({"reference": "csv"})
+
+
+def test_default_init_is_pretrain_on_generated_data_only():
+    assert XrayConfig().init_choices() == ["pretrain"]
+    assert XrayConfig(source="nih", data_root="x").init_choices() == ["scratch"]
+    assert XrayConfig(inits=["scratch", "pretrain"]).init_choices() == ["scratch", "pretrain"]
+    with pytest.raises(ValueError, match="probe_epochs"):
+        XrayConfig.from_dict({"finetune": "probe_then_full", "epochs": 1})
+    with pytest.raises(ValueError, match="num_workers=1"):
+        XrayConfig.from_dict({"finetune": "probe_then_full", "num_workers": 2})
+
+
+def test_resuming_a_config_saved_before_versioning_keeps_what_it_ran_under(tmp_path):
+    """A run saved before per-finding supervision, search and pretraining existed must not be
+    resumed under today's defaults: its checkpoints have one output and were grid-searched."""
+    import json
+
+    from triage_ray.xray.config import resumed_config
+
+    old = {k: v for k, v in XrayConfig.smoke_config().to_dict().items()
+           if k not in {"config_version", "supervision", "search", "augments", "augment",
+                        "inits", "finetune", "learning_curve_sizes", "schedule"}}
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps(old))
+    cfg = resumed_config(saved, {}, smoke=True)
+    assert (cfg.supervision, cfg.search, cfg.augments, cfg.init_choices()) == (
+        "binary", "grid", [0.0], ["scratch"])
+    assert cfg.learning_curve_sizes == [] and cfg.config_version == 1

@@ -3,7 +3,8 @@
 Any name here goes through `timm.create_model(name, in_chans=1, num_classes=1)`: one grayscale
 channel in, one logit (abnormal) out. With `pretrained=True` timm adapts the first convolution
 (summing RGB filters) and drops the ImageNet classifier. Weights come from the hub when reachable, or
-from a local file (`weights_file`) offline: timm reads `pretrained_cfg_overlay={"file": ...}` first.
+from a local file (`weights_file`) offline, read by `triage_ray.models.weights` (timm/torch state
+dicts and torchxrayvision checkpoints; a file that does not fit the backbone is refused).
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ def efficientnet_b0() -> None: ...
 def convnext_atto() -> None: ...
 
 
-@register_backbone("21M params, DenseNet-121 of CheXNet; GPU only in practice")
+@register_backbone("8M params, DenseNet-121 of CheXNet and torchxrayvision; GPU only in practice")
 def densenet121() -> None: ...
+
+
+@register_backbone("26M params, torchxrayvision's resnet50-res512-all architecture; GPU only")
+def resnet50() -> None: ...
 
 
 def create_backbone(
@@ -69,12 +74,12 @@ def create_backbone(
     kwargs: dict = {"in_chans": 1, "num_classes": int(num_outputs)}
     if drop_rate is not None:
         kwargs["drop_rate"] = drop_rate
-    if pretrained and weights_file is not None:
-        path = Path(weights_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"weights_file not found: {path}")
-        kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
-    model = timm.create_model(name, pretrained=pretrained, **kwargs)
+    from_file = pretrained and weights_file is not None
+    model = timm.create_model(name, pretrained=pretrained and not from_file, **kwargs)
+    if from_file:  # timm / torch state dicts and torchxrayvision checkpoints (models.weights)
+        from triage_ray.models.weights import load_weights
+
+        load_weights(model, weights_file)
     reset_logit_head(model)
     return model
 

@@ -25,6 +25,7 @@ def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
     """Write memo.pdf/.md/.html, model_card.md/.html and dashboard.html into `run_dir`."""
     from triage_ray.report.brief import frontier_html
     from triage_ray.report.dashboard import write_dashboard
+    from triage_ray.report.learning import dashboard_html
     from triage_ray.report.memo import write_memo
     from triage_ray.report.model_card import write_model_card
 
@@ -39,7 +40,7 @@ def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
         "model_card": lambda: write_model_card(run_dir),
         "dashboard": lambda: write_dashboard(
             run_dir / run.get("sweep.experiment_dir"), run_dir / "dashboard.html",
-            extra_html=frontier_html(run)),
+            extra_html=frontier_html(run) + dashboard_html(run)),
     }
     written: dict[str, Path] = {}
     failed: list[str] = []

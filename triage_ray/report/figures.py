@@ -142,3 +142,46 @@ def frontier_figure(points: Sequence[Mapping[str, Any]], pareto: Sequence[int],
         bar.formatter.set_useOffset(False)
         bar.update_ticks()
         return _save(fig, path)
+
+
+def training_size_figure(curve: Mapping[str, Any], path: Path,
+                         chosen: Mapping[str, Any] | None = None) -> Path:
+    """Test AUROC (95% CI bars) against training studies, one line per init; solid against the
+    written labels, dashed against the generator's truth where known. `chosen`: the selected
+    trial's own point (n_train, its epochs, AUROC vs written / truth), drawn as a star."""
+    styles = {"written": "-", "truth": "--"}
+    colours = {"scratch": "#9aa3b5", "pretrain": "#1f5fa8", "file": "#1f5fa8", "hub": "#2e8b57"}
+    with report_style():
+        fig = new_figure()
+        ax = fig.add_subplot()
+        for init in curve["inits"]:
+            pts = [p for p in curve["points"] if p["init"] == init]
+            xs = [p["n_train"] for p in pts]
+            for against, ls in styles.items():
+                key = f"auroc_{against}"
+                if not pts or key not in pts[0]:
+                    continue
+                ys = [p[key]["value"] for p in pts]
+                err = [[y - p[key]["ci_low"] for y, p in zip(ys, pts, strict=True)],
+                       [p[key]["ci_high"] - y for y, p in zip(ys, pts, strict=True)]]
+                ax.errorbar(xs, ys, yerr=err, ls=ls, marker="o", ms=3, lw=1, capsize=2,
+                            color=colours.get(init, "#444444"), label=f"{init}, vs {against}")
+        if chosen:
+            for against, marker in (("written", "*"), ("truth", "P")):
+                v = chosen.get(against)
+                if v is not None:
+                    ax.scatter([chosen["n_train"]], [v], marker=marker, s=60, color="#c0392b",
+                               zorder=3, label=f"chosen model ({chosen['epochs']} ep), vs {against}")
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")
+        ticks = sorted({p["n_train"] for p in curve["points"]} | (
+            {chosen["n_train"]} if chosen else set()))
+        ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("training studies (log scale)")
+        ax.set_ylabel("test AUROC")
+        e = curve["settings"]["epochs"]
+        ax.set_title(f"Learning curve ({e} epoch{'s' if e != 1 else ''} per point)")
+        ax.legend(fontsize=5.5, frameon=False)
+        return _save(fig, path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from triage_ray.common.stats import clopper_pearson
-from triage_ray.report import brief, scope
+from triage_ray.report import brief, learning, scope
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
 from triage_ray.report.fmt import NA, calibrated_as, ci, is_number, num, pct
 from triage_ray.report.memo import reliability, trials_table
@@ -27,7 +27,9 @@ def _details(run: RunArtifacts) -> Table:
     best, cal, ab = run.get("best"), run.get("calibration"), run.get("abstention")
     init = best.get("init") or ("file" if run.cfg("weights_file", None) and run.cfg("pretrained", False)
                                 else "hub" if run.cfg("pretrained", False) else "scratch")
-    weights = run.cfg("weights_file", None) if init == "file" else None
+    weights = (run.cfg("weights_file", None) if init == "file" else
+               (run.get("pretrain", None) or {}).get(best["backbone"], {}).get("weights")
+               if init == "pretrain" else None)
     per_finding = run.cfg("supervision", "binary") == "multilabel"
     aug = best.get("augment")
     rows = (
@@ -35,7 +37,13 @@ def _details(run: RunArtifacts) -> Table:
             "1 logit P(abnormal) plus one per written finding (per-finding supervision); only "
             "the abnormal logit is calibrated and used" if per_finding else
             "1 logit: P(abnormal)")),
-        ("Initialisation", f"pretrained from {weights}" if weights else
+        ("Initialisation", (f"pretrained from {weights}" + (
+            " (triage-ray's pretraining on a generated source corpus; below)"
+            if init == "pretrain" else "") + (
+            f"; {run.cfg('finetune', 'full')} fine-tune" + (
+                f" ({run.cfg('probe_epochs', 1)} head-only epochs first)"
+                if run.cfg("finetune", "full") == "probe_then_full" else "")))
+         if weights else
          ("pretrained (timm hub)" if init == "hub" else "random (no pretrained weights)")),
         ("Training", f"lr {best['lr']:g}, weight decay {run.cfg('weight_decay', NA)}, "
                      f"{run.cfg('epochs', NA)} epochs, batch {run.cfg('batch_size', NA)}, "
@@ -62,7 +70,9 @@ def _search_text(run: RunArtifacts) -> str:
     n = run.get("sweep.n_trials")
     if run.cfg("search", "grid") == "optuna_asha":
         stopped = sum(t.get("status") == "stopped" for t in run.get("sweep.trials"))
-        return (f"Ray Tune, {n} Optuna (TPE) trials over backbone, learning rate and augmentation; "
+        axes = "backbone, learning rate, augmentation" + (
+            " and init" if len(run.cfg("inits", None) or []) > 1 else "")
+        return (f"Ray Tune, {n} Optuna (TPE) trials over {axes}; "
                 f"ASHA stopped {stopped} early on per-epoch validation AUROC")
     return f"Ray Tune grid over {n} configurations"
 
@@ -218,6 +228,7 @@ def build_model_card(run: RunArtifacts) -> Document:
         Heading("Metrics with uncertainty"),
         Heading("Discrimination and calibration", 3), _calibration_table(run),
         Heading("Against what the images hold", 3), _truth_table(run),
+        Heading("Pretraining and the learning curve", 3), *learning.model_card_blocks(run),
         FigureRow((reliability(run),)),
         Heading("Triage buckets and the miss-rate bound", 3), _abstention_table(run),
         Para(brief.reference_text(run) + " " + brief.written_comparison(run)),

@@ -10,17 +10,32 @@ from triage_ray.train.loop import train_loop_per_worker
 from triage_ray.xray.config import XrayConfig
 
 
+def weights_for(cfg: XrayConfig, init: str, backbone: str,
+                pretrained: Mapping[str, str] | None) -> str | None:
+    """The weights file an init starts `backbone` from (None: scratch, or timm's hub)."""
+    if init == "file":
+        return cfg.weights_file
+    if init == "pretrain":
+        if not pretrained or backbone not in pretrained:
+            raise ValueError(f"init 'pretrain' for {backbone}: no pretrained weights were made for "
+                             f"it (have {sorted(pretrained or {})}); the pipeline's pretrain stage "
+                             "makes them for every backbone in cfg.backbones")
+        return pretrained[backbone]
+    return None
+
+
 def train_loop_config(cfg: XrayConfig, params: Mapping[str, Any], vocabulary: Sequence[str],
-                      n_train: int) -> dict[str, Any]:
+                      n_train: int, pretrained: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The worker's config: the study's training settings, overridden by the trial's `params`
     (what the sweep searches: backbone, lr, augment, init); `vocabulary` is the source's finding names
     (the per-finding outputs of `supervision="multilabel"`); `n_train` training rows size the
-    per-step schedule."""
+    per-step schedule; `pretrained` maps a backbone to its weights for init "pretrain"."""
     per_worker = math.ceil(n_train / max(cfg.num_workers, 1))
     init = params.get("init") or cfg.init_choices()[0]
     return {
         "init": init, "pretrained": init != "scratch",
-        "weights_file": cfg.weights_file if init == "file" else None,
+        "weights_file": weights_for(cfg, init, params["backbone"], pretrained),
+        "finetune": cfg.finetune, "probe_epochs": cfg.probe_epochs,
         "schedule": cfg.schedule, "steps_per_epoch": max(1, math.ceil(per_worker / cfg.batch_size)),
         "backbone": params["backbone"], "lr": float(params["lr"]),
         "augment": float(params.get("augment", cfg.augment)),
@@ -40,6 +55,7 @@ def build_trainer(
     storage_path: str,
     name: str,
     callbacks: list | None = None,
+    pretrained: Mapping[str, str] | None = None,
 ):
     """A TorchTrainer streaming the ingested shards; same `name` + `storage_path` resumes a run."""
     import ray.train
@@ -56,7 +72,8 @@ def build_trainer(
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=train_loop_config(cfg, params, vocabulary,
-                                            shard_splits(shard_dir).get("train", 0)),
+                                            shard_splits(shard_dir).get("train", 0),
+                                            pretrained),
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers,
             use_gpu=cfg.use_gpu,

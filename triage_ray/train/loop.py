@@ -74,10 +74,16 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int,
     (path / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
+def probing(cfg: dict[str, Any], epoch: int) -> bool:
+    """Whether `epoch` is a linear-probe epoch (finetune "probe_then_full" from pretrained weights)."""
+    return (cfg.get("finetune") == "probe_then_full" and bool(cfg["pretrained"])
+            and epoch < int(cfg.get("probe_epochs", 1)))
+
+
 def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     """cfg keys: backbone, lr, weight_decay, epochs, batch_size, pretrained, weights_file, seed,
     torch_threads, supervision, findings (the finding vocabulary), augment, schedule,
-    steps_per_epoch (onecycle: batches per worker per epoch)."""
+    steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs."""
     import ray.train
     import ray.train.torch
 
@@ -116,7 +122,8 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             "pretrained": cfg["pretrained"], "init": cfg.get("init"), "epochs": epochs,
             "supervision": sup.name,
             "n_outputs": sup.n_outputs, "findings": list(cfg["findings"]),
-            "augment": cfg["augment"]}
+            "augment": cfg["augment"], "weights_file": cfg.get("weights_file"),
+            "finetune": cfg.get("finetune", "full")}
     generator = torch.Generator()
     for epoch in range(start_epoch, epochs):
         # per (seed, epoch, rank): a resumed epoch draws the same jitter it would have drawn
@@ -124,9 +131,10 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
         loss, n = train_epoch(
             model, _train_batches(train_shard, sup, cfg["batch_size"], cfg["seed"] + epoch),
             optimizer, sup, mean=mean, std=std, augment=cfg["augment"], generator=generator,
-            schedule=schedule)
+            schedule=schedule, head_only=probing(cfg, epoch))
         schedule.after_epoch()
-        metrics: dict[str, Any] = {**epoch_counters(epoch, epochs), "train_loss": loss, "n_train": n}
+        metrics: dict[str, Any] = {**epoch_counters(epoch, epochs), "train_loss": loss, "n_train": n,
+                                   "head_only": int(probing(cfg, epoch))}
         if ctx.get_world_rank() != 0:
             ray.train.report(metrics)
             continue

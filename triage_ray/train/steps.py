@@ -20,9 +20,12 @@ from triage_ray.train.tensors import normalise
 def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 optimizer: torch.optim.Optimizer, supervision: Supervision, *, mean: float,
                 std: float, augment: float = 0.0, generator: torch.Generator | None = None,
-                schedule: LRSchedule | None = None) -> tuple[float, int]:
-    """Train on (x in [0, 1] (B, 1, H, W), targets (B, K)) batches; returns (mean loss, studies)."""
-    model.train()
+                schedule: LRSchedule | None = None, head_only: bool = False) -> tuple[float, int]:
+    """Train on (x in [0, 1] (B, 1, H, W), targets (B, K)) batches; returns (mean loss, studies).
+
+    head_only: a linear-probe epoch; only the classifier trains, on frozen features (BatchNorm
+    statistics frozen too, so the pretrained features stay exactly as they were)."""
+    set_head_only(model, head_only)
     total, n = 0.0, 0  # `schedule` steps after each batch when per-step; the caller ends epochs
     for x, y in batches:
         if augment > 0:
@@ -36,6 +39,20 @@ def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, to
         total += loss.item() * len(y)
         n += len(y)
     return total / max(n, 1), n
+
+
+def set_head_only(model: torch.nn.Module, head_only: bool) -> None:
+    """Train mode with every parameter trainable, or (head_only) eval mode and frozen but for the
+    classifier, which trains."""
+    net = model.module if hasattr(model, "module") else model
+    for p in net.parameters():
+        p.requires_grad_(not head_only)
+    net.train(not head_only)
+    if head_only:
+        head = net.get_classifier()
+        head.train()
+        for p in head.parameters():
+            p.requires_grad_(True)
 
 
 def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], *, mean: float,

@@ -41,6 +41,22 @@ def prepare_labelled(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str,
     return studies, info
 
 
+def pretrain_summary(pretrain: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """What metrics.json keeps of the pretrain stage: per backbone its weights, whether this run
+    made them, their corpus, method, cost and final validation AUROC (from their card)."""
+    if not pretrain:
+        return None
+    out = {}
+    for backbone, entry in pretrain.items():
+        card = entry["card"]
+        last = (card.get("history") or [{}])[-1]
+        out[backbone] = {"weights": entry["weights"], "made_by_this_run": not entry["cached"],
+                         "method": card["method"], "corpus": card["corpus"],
+                         "seconds": card["seconds"], "final_val_auroc": last.get("val_auroc"),
+                         "epochs": card["params"]["epochs"]}
+    return out
+
+
 def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = print) -> Path:
     """Run the whole study; returns the run directory."""
     from triage_ray.data.ingest import ingest_to_shards
@@ -49,9 +65,11 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.report.summary import write_summary
     from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.brief import answer_brief
+    from triage_ray.xray.learning_curve import run_learning_curve
     from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.predict import predict_logits
+    from triage_ray.xray.pretrain import pretrain_backbones
     from triage_ray.xray.reference import build_reference
     from triage_ray.xray.results import assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout, staffing_of
@@ -91,9 +109,15 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     ref_labels = None if reference.source == "written" else reference.labels
 
     t = time.time()
+    pretrain = pretrain_backbones(cfg, log)  # {} unless an init is "pretrain"; cached after once
+    weights = {b: e["weights"] for b, e in pretrain.items()}
+    timings["pretrain_s"] = time.time() - t
+
+    t = time.time()
     vocabulary = finding_vocabulary(cfg.source, studies)
     rows = trial_rows(run_sweep(cfg, shard_dir, run_dir, resume=resuming, vocabulary=vocabulary,
-                                reference=ref_labels, label_source=reference.label_source))
+                                reference=ref_labels, label_source=reference.label_source,
+                                pretrained=weights))
     best = select_best([r.to_dict() for r in rows])
     timings["sweep_s"] = time.time() - t
     log(f"best trial: {best['backbone']} lr={best['lr']} throughput x{best[METRIC]:.2f}")
@@ -125,6 +149,10 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
             f"{vs_truth['test']['auroc_truth']['value']:.3f} (written labels "
             f"{vs_truth['test']['auroc_written']['value']:.3f})")
     t = time.time()
+    curve = run_learning_curve(cfg, shard_dir, run_dir, best=best, studies=studies,
+                               vocabulary=vocabulary, pretrained=weights, log=log)
+    timings["learning_curve_s"] = time.time() - t
+    t = time.time()
     brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile_result.summary)
     timings["brief_s"] = time.time() - t
     log(brief["answer"])
@@ -138,6 +166,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
                                   "operating_point": operating.recommended},
         pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
         brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
+        pretrain=pretrain_summary(pretrain), learning_curve=curve,
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

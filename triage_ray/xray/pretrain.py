@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from triage_ray.common.study_config import StudyConfig, check_choice
+from triage_ray.xray.config import XrayConfig
 
 WEIGHTS_FILE = "weights.pth"
 CARD_JSON = "card.json"
@@ -90,7 +91,6 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
     from triage_ray.data.synth import generate_nih_tree
     from triage_ray.train.fit import build_trainer
     from triage_ray.train.loop import META_FILE, MODEL_FILE
-    from triage_ray.xray.config import XrayConfig
 
     hit = cached(cfg)
     if hit:
@@ -114,7 +114,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "supervision": cfg.supervision,
         "seed": cfg.seed, "torch_threads": cfg.torch_threads, "image_size": cfg.image_size})
     t1 = time.time()
-    result = build_trainer(train_cfg, {"backbone": cfg.backbone, "lr": cfg.lr,
+    result = build_trainer(train_cfg, {"backbone": cfg.backbone, "lr": cfg.lr, "init": "scratch",
                                        "augment": cfg.augment}, str(shard_dir),
                            vocabulary=NIH_FINDINGS, storage_path=str(out / "train"),
                            name="pretrain").fit()
@@ -129,7 +129,8 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
                        "true_abnormal_rate": gen.true_abnormal_rate,
                        "splits": studies["split"].value_counts().to_dict(), "generated": True},
             "method": f"supervised, {cfg.supervision} (abnormal + {len(NIH_FINDINGS)} written "
-                      f"findings), {cfg.epochs} epochs, AdamW lr {cfg.lr:g}, augmentation "
+                      f"findings), {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, AdamW "
+                      f"lr {cfg.lr:g}, augmentation "
                       f"{cfg.augment:g}, {cfg.image_size} px",
             "history": meta.get("history", []),
             "seconds": {"data": t_data, "train": t_train, "total": time.time() - t0}}
@@ -138,6 +139,32 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
     shutil.rmtree(shard_dir)  # the generated tree stays cached; the shards are cheap to remake
     log(f"pretrained {cfg.backbone} in {t_train:.0f} s -> {out / WEIGHTS_FILE}")
     return out / WEIGHTS_FILE
+
+
+def for_run(cfg: XrayConfig, backbone: str) -> PretrainConfig:
+    """The pretraining a run's "pretrain" init asks for: its backbone, image size and corpus size."""
+    return PretrainConfig(backbone=backbone, image_size=cfg.image_size,
+                          n_studies=cfg.pretrain_studies, epochs=cfg.pretrain_epochs,
+                          torch_threads=cfg.torch_threads)
+
+
+def pretrain_backbones(cfg: XrayConfig, log=print) -> dict[str, dict[str, Any]]:
+    """The pipeline's pretrain stage: weights for every backbone the sweep may start from
+    "pretrain" (made once, then cached by their parameters); {} when no init asks for them.
+    Each entry: weights (path), cached (whether an earlier run made them), card (card.json)."""
+    if "pretrain" not in cfg.init_choices():
+        return {}
+    if cfg.source != "generated":
+        log(f"WARNING: init 'pretrain' pretrains on generated images, and this run's source is "
+            f"{cfg.source!r}: for real radiographs prefer hub weights or a weights_file")
+    out: dict[str, dict[str, Any]] = {}
+    for backbone in cfg.backbones:
+        pcfg = for_run(cfg, backbone)
+        hit = cached(pcfg)
+        weights = hit or pretrain(pcfg, log=log)
+        out[backbone] = {"weights": str(weights), "cached": hit is not None,
+                         "card": json.loads((weights.parent / CARD_JSON).read_text())}
+    return out
 
 
 def card_markdown(card: dict[str, Any]) -> str:

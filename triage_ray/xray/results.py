@@ -256,6 +256,8 @@ class RunMetrics(_ToDict):
     timings: dict[str, float]
     # generated data only (triage_ray.xray.truth): the model against the generator's truth
     model_vs_truth: dict[str, Any] | None = None
+    pretrain: dict[str, Any] | None = None  # per backbone: the "pretrain" init's weights and cost
+    learning_curve: dict[str, Any] | None = None  # xray.learning_curve
     config: str = "config.json"
 
 
@@ -265,7 +267,9 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      reference: dict[str, Any], operating: dict[str, Any] | None,
                      brief: dict[str, Any] | None, timings: dict[str, float],
                      created: str | None = None, experiment_dir: str = "tune",
-                     model_vs_truth: dict[str, Any] | None = None) -> RunMetrics:
+                     model_vs_truth: dict[str, Any] | None = None,
+                     pretrain: dict[str, Any] | None = None,
+                     learning_curve: dict[str, Any] | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -278,7 +282,7 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         calibration=scored.calibration, abstention=scored.abstention,
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
         reference=reference, operating=operating, brief=brief, timings=timings,
-        model_vs_truth=model_vs_truth,
+        model_vs_truth=model_vs_truth, pretrain=pretrain, learning_curve=learning_curve,
     )
 
 

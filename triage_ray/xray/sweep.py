@@ -24,7 +24,7 @@ METRIC = "throughput_multiplier"  # a TrialMetrics field: what the dashboard plo
 def xray_trial(
     config: dict[str, Any], *, cfg_dict: dict[str, Any], shard_dir: str, train_storage: str,
     vocabulary: tuple[str, ...] = (), reference: pd.Series | None = None,
-    label_source: str = WRITTEN,
+    label_source: str = WRITTEN, pretrained: dict[str, str] | None = None,
 ) -> None:
     """One Tune trial: train with `config` (backbone, lr, augment), then score it on held-out data.
 
@@ -47,7 +47,7 @@ def xray_trial(
         cfg, config, shard_dir, vocabulary=vocabulary,
         storage_path=train_storage,
         name=f"train-{trial_id}",  # stable across Tuner.restore: the TorchTrainer resumes too
-        callbacks=[TuneReportCallback()],
+        callbacks=[TuneReportCallback()], pretrained=pretrained,
     )
     result = trainer.fit()
     scored = score_heldout(HeldOutLogits.load(result.checkpoint.path), cfg, reference=reference,
@@ -62,11 +62,12 @@ def xray_trial(
 
 def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool = False,
               vocabulary: tuple[str, ...] = (), reference: pd.Series | None = None,
-              label_source: str = WRITTEN):
+              label_source: str = WRITTEN, pretrained: dict[str, str] | None = None):
     """The configured search (cfg.search); returns Tune's ResultGrid. Resumable with `resume`.
 
     vocabulary: the source's finding names (per-finding supervision); reference: the adjudicated
-    studies' labels each trial's bound is certified against."""
+    studies' labels each trial's bound is certified against; pretrained: backbone -> weights file
+    for init "pretrain" (`xray.pretrain.pretrain_backbones`)."""
     from ray import tune
 
     from triage_ray.xray.search import SEARCHES
@@ -75,7 +76,7 @@ def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool =
         tune.with_parameters(
             xray_trial, cfg_dict=cfg.to_dict(), shard_dir=str(shard_dir),
             train_storage=str(run_dir / "train"), vocabulary=tuple(vocabulary),
-            reference=reference, label_source=label_source,
+            reference=reference, label_source=label_source, pretrained=pretrained,
         ),
         {"cpu": cfg.cpus_per_trial},
     )
