@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo smoke test lint browser clean-reports
+.PHONY: setup demo smoke test lint browser clean-reports ray-head ray-stop
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ demo: setup
 
 smoke: setup
 	$(BIN)/python sweeps/xray.py --smoke
+
+# A local Ray head for `ray job submit`. A job's `python` is the first on the head's PATH, so the
+# virtualenv's bin goes first: without it jobs get the system Python (no pandas, no torch).
+# Extra `ray start` flags: make ray-head RAY_HEAD_ARGS="--num-cpus=4 --block"
+ray-head: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ray start --head $(RAY_HEAD_ARGS)
+
+ray-stop:
+	$(BIN)/ray stop
 
 # The dashboard test renders pages in Debian's headless Chromium; install it when missing.
 browser:

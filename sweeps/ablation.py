@@ -19,6 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
+from triage_ray.common.preflight import check_dependencies  # noqa: E402
+
+check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wrong Python
+
 from triage_ray.xray.ablation import ARMS, BASE, SMOKE_ARMS, run_ablation  # noqa: E402
 
 NOTE = ("GENERATED DATA: every image was synthesised by triage-ray's generator; truth, written "

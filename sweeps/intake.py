@@ -18,6 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
+from triage_ray.common.preflight import check_dependencies  # noqa: E402
+
+check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wrong Python
+
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.intake.config import IntakeConfig  # noqa: E402
 

@@ -3,6 +3,7 @@
     python sweeps/pretrain.py                        # resnet10t, 24k studies, ~8 min on 2 cores
     python sweeps/pretrain.py --smoke                # 800 studies, 1 epoch, ~1 min
     python sweeps/pretrain.py --set backbone='"resnet18"' epochs=6
+    python sweeps/pretrain.py --method simclr        # self-supervised on the generated 30k pile
 
 Cached by its parameters under data/pretrained/<backbone>-<hash>/ (weights.pth, card.md,
 card.json). Fine-tune from it: sweeps/xray.py --set pretrained=true 'weights_file="<weights.pth>"'.
@@ -18,13 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
+from triage_ray.common.preflight import check_dependencies  # noqa: E402
+
+check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wrong Python
+
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
-from triage_ray.xray.pretrain import CARD_MD, PretrainConfig, pretrain  # noqa: E402
+from triage_ray.xray.pretrain import CARD_MD, METHODS, PretrainConfig, pretrain  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="800 studies, 1 epoch")
+    p.add_argument("--method", choices=METHODS, default="supervised",
+                   help="supervised (per-finding labels of a source corpus) or simclr "
+                        "(self-supervised on the unlabeled pile; no label read)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON", help="PretrainConfig overrides")
     add_address_argument(p)
     args = p.parse_args(argv)
@@ -32,7 +40,8 @@ def main(argv: list[str] | None = None) -> Path:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)
-    cfg = PretrainConfig.from_dict(overrides)
+    cfg = (PretrainConfig.simclr(**overrides) if args.method == "simclr"
+           else PretrainConfig.from_dict(overrides))
     start_ray(args.address, max(os.cpu_count() or 1, 4), {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"})
     weights = pretrain(cfg)
     print(f"\nGENERATED DATA: the pretraining corpus is synthesised.\nweights: {weights}\n"

@@ -16,6 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout or a job dir
 
+from triage_ray.common.preflight import check_dependencies  # noqa: E402
+
+check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wrong Python
+
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.models import BACKBONES  # noqa: E402
 from triage_ray.xray.config import XrayConfig, resumed_config  # noqa: E402

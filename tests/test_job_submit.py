@@ -1,4 +1,5 @@
-"""`ray job submit` of the smoke sweep to a real local head node (`ray start --head`).
+"""`ray job submit` of the smoke sweep to a real local head node started as the README says
+(`make ray-head`, from a shell without the virtualenv on PATH).
 
 This is also the end-to-end check of the X-ray pipeline: the job must write every artifact, and the
 worklist must hold each pile study exactly once.
@@ -34,9 +35,14 @@ def _free_port() -> int:
 def head_node(tmp_path):
     """A head node in its own process group, stopped by signal (never `ray stop`, which would also
     kill other Ray instances on the machine)."""
-    # Ray 2.60 turns token auth on; the CLI finds the head's token only with RAY_AUTH_MODE=token.
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0",
+    # A user's plain shell: the virtualenv is NOT on PATH (the README's `make ray-head` must put it
+    # there for the job's `python`). Ray 2.60 turns token auth on; the CLI finds the head's token
+    # only with RAY_AUTH_MODE=token.
+    plain_path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                                 if Path(d).resolve() != BIN.resolve())
+    env = {**os.environ, "PATH": plain_path, "RAY_USAGE_STATS_ENABLED": "0",
            "RAY_AUTH_MODE": "token"}
+    env.pop("VIRTUAL_ENV", None)
     gcs, dash = _free_port(), _free_port()
     # Every listener on its own free port: another Ray on the machine (e.g. the session's test
     # cluster) holds the defaults, and a head whose job agent cannot bind accepts no job.
@@ -44,10 +50,10 @@ def head_node(tmp_path):
         "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
         "runtime-env-agent-port", "node-manager-port", "object-manager-port",
         "ray-client-server-port")]
-    proc = subprocess.Popen(
-        [str(BIN / "ray"), "start", "--head", "--block", f"--port={gcs}", "--num-cpus=4",
-         "--include-dashboard=true", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
-         *agent_ports],
+    flags = [f"--port={gcs}", "--num-cpus=4", "--include-dashboard=true",
+             f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1", *agent_ports, "--block"]
+    proc = subprocess.Popen(  # the README's command for a local head
+        ["make", "-s", "ray-head", f"RAY_HEAD_ARGS={' '.join(flags)}"], cwd=REPO,
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     address = f"http://127.0.0.1:{dash}"
@@ -110,6 +116,9 @@ def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
     assert set(metrics["pretrain"]) == set(config["backbones"])
     assert all(Path(p["weights"]).is_file() for p in metrics["pretrain"].values())
     assert {t["init"] for t in metrics["sweep"]["trials"]} == {"pretrain"}
+    # the input size is a search axis: the smoke searches 48 and 64 px, one shard set each
+    assert {t["image_size"] for t in metrics["sweep"]["trials"]} <= set(config["image_sizes"])
+    assert (run_dir / "shards" / "labelled-48px").is_dir() and metrics["best"]["image_size"] in (48, 64)
     curve = metrics["learning_curve"]
     assert [(p["init"], p["n_train"]) for p in curve["points"]] == [
         (init, n) for init in ("scratch", "pretrain") for n in config["learning_curve_sizes"]]
@@ -124,3 +133,13 @@ def test_smoke_sweep_runs_as_a_ray_job(head_node, tmp_path):
     for split in ("before", "after"):
         ece = metrics["calibration"][split]["ece"]
         assert ece["ci_low"] <= ece["value"] <= ece["ci_high"]
+
+
+def test_sweep_scripts_name_the_missing_dependencies_under_the_wrong_python():
+    """What a job on a head started outside the virtualenv meets: a plain message, not a
+    ModuleNotFoundError deep in an import (`-S`: this Python without its site-packages)."""
+    for script in ("sweeps/xray.py", "sweeps/intake.py"):
+        out = subprocess.run([sys.executable, "-S", script, "--smoke"], cwd=REPO,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1, out.stderr
+        assert "lacks numpy, pandas" in out.stderr and "make ray-head" in out.stderr

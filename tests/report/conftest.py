@@ -47,6 +47,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.xray.score import score_heldout
     from triage_ray.xray.select import SELECTION_RULE, select_best
     from triage_ray.xray.sources import GENERATED_NOTE
+    from triage_ray.xray.subgroups import run_subgroups
     from triage_ray.xray.truth import model_vs_truth
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,8 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         rows.append(TrialRow(trial_id=f"t{i}", backbone=cfg.backbones[i], lr=cfg.lrs[i],
                              augment=0.25, init="scratch", status="done", error=None,
                              epochs_run=cfg.epochs, val_auroc=0.8 - 0.1 * i, train_seconds=10.0 + i,
-                             checkpoint_path=f"/ckpt/t{i}", metrics=sc.trial_metrics()))
+                             checkpoint_path=f"/ckpt/t{i}", metrics=sc.trial_metrics(),
+                             image_size=cfg.image_size))
         scored_by_id[f"t{i}"] = (sc, h)
     best = select_best([r.to_dict() for r in rows])
     scored, held = scored_by_id[best["trial_id"]]
@@ -105,7 +107,8 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
             sigmoid(held.logit["test"]), {"truth": held.label["test"].astype(int),
                                           "written": held.label["test"].astype(int)},
             np.arange(len(held.logit["test"])), sigmoid(logits["logit"].to_numpy()),
-            y_pile if pile_truth else None) if generated else None))
+            y_pile if pile_truth else None) if generated else None),
+        subgroups=run_subgroups(labelled, held, scored, n_boot=100, seed=seed))
     write_metrics(run_dir, metrics)
     return run_dir
 

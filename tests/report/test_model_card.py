@@ -56,3 +56,15 @@ def test_split_representativeness_is_in_the_card_and_the_summary(generated_run):
             assert f"| {split} |" in text and f"{100 * row['ap_share']:.1f}%" in text
         assert "| pile |" in text  # the pile's covariates beside the splits
     assert m["pile"]["covariates"]["ap_share"] is not None
+
+
+def test_subgroup_table_reads_the_runs_figures(generated_run):
+    md = write_model_card(generated_run).read_text()
+    sg = json.loads((generated_run / "metrics.json").read_text())["subgroups"]
+    assert "### Results by subgroup" in md
+    for name in ("view", "sex", "age"):
+        for r in sg["groups"][name]:
+            assert f"| {name}: {r['group']}" in md
+    pa = next(r for r in sg["groups"]["view"] if r["group"] == "PA")
+    a = pa["auroc_written"]
+    assert f"{a['value']:.3f} (95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f})" in md

@@ -93,3 +93,25 @@ def test_the_no_model_baseline_reads_the_pile_in_arrival_order(held, scored, tmp
     assert ttr["mean"] < 0.8, ttr  # an informative model reports abnormal studies sooner
     wl = pd.read_parquet(tmp_path / "worklist.parquet")
     assert sorted(wl["arrival_index"]) == list(range(5000))
+
+
+@pytest.mark.parametrize("em", [0.0, 1.0])
+def test_pile_covariates_survive_an_em_estimate_at_the_edge(em):
+    """A weak model on a small pile drove EM to 1.0 in a smoke run, and the covariate check
+    raised instead of reporting; the estimate is clipped for the reweighting only."""
+    from triage_ray.xray.pile import pile_covariates
+
+    rng = np.random.default_rng(0)
+    n = 400
+    labelled = pd.DataFrame({"study_id": [f"s{i}" for i in range(n)],
+                             "patient_id": [f"p{i // 2}" for i in range(n)],
+                             "label": (rng.random(n) < 0.4).astype(int),
+                             "split": np.repeat(rng.choice(["train", "calib", "select", "test"],
+                                                           n // 2), 2),
+                             "view": rng.choice(["PA", "AP"], n),
+                             "age": rng.integers(18, 90, n).astype(float),
+                             "sex": rng.choice(["F", "M"], n)})
+    pile = labelled.drop(columns=["label", "split"]).assign(
+        study_id=[f"q{i}" for i in range(n)])
+    covariates, moved = pile_covariates(labelled, pile, em, seed=0)
+    assert covariates and isinstance(moved, list)

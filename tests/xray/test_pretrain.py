@@ -36,3 +36,33 @@ def test_pretrain_smoke_writes_loadable_weights_and_is_cached(tmp_path):
 
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "cached" in again.stdout
+
+
+@pytest.mark.slow
+def test_simclr_pretrain_reads_no_label_and_writes_loadable_weights(tmp_path):
+    cmd = [sys.executable, "sweeps/pretrain.py", "--smoke", "--method", "simclr", "--set",
+           f'out_root="{tmp_path}"']
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (out,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+    card = json.loads((out / "card.json").read_text())
+    assert card["corpus"]["labels_read"] is False and "SimCLR" in card["method"]
+    assert card["params"]["seed"] == 1 and "pile-n800" in card["corpus"]["root"]  # the pile's tree
+    assert [h["epoch_done"] for h in card["history"]] == [1] and card["history"][0]["train_loss"] > 0
+    assert "contrastive" in (out / "card.md").read_text()
+    model = create_backbone("resnet10t", pretrained=True, weights_file=out / "weights.pth",
+                            num_outputs=15)
+    saved = torch.load(out / "weights.pth", weights_only=True)
+    assert torch.equal(model.state_dict()["layer1.0.conv1.weight"], saved["layer1.0.conv1.weight"])
+
+
+def test_a_runs_pretrain_init_maps_to_its_pretraining():
+    """Supervised: the default corpus (so the cached default weights are reused); SimCLR: the
+    run's own pile tree (its size, seed and prevalence), no labels."""
+    from triage_ray.xray.config import XrayConfig
+    from triage_ray.xray.pretrain import PretrainConfig, for_run
+
+    assert for_run(XrayConfig(), "resnet10t").key() == PretrainConfig().key()
+    ssl = for_run(XrayConfig(pretrain_method="simclr", pile_size=5000), "resnet10t")
+    assert (ssl.method, ssl.n_studies, ssl.seed, ssl.prevalence) == ("simclr", 5000, 1, 0.4)
+    assert ssl.key() != PretrainConfig.simclr().key()  # another pile size, another cache entry

@@ -57,3 +57,14 @@ def test_grid_runs_every_combination_to_the_end(ray_local, tmp_path):
     results = _run(SEARCHES["grid"](cfg), tmp_path)
     combos = {(r.config["backbone"], r.config["lr"], r.config["augment"]) for r in results}
     assert len(combos) == 4 and all(r.metrics.get("final") for r in results)
+
+
+def test_input_size_is_a_search_axis_in_both_plans():
+    cfg = XrayConfig.from_dict({"image_sizes": [64, 48]})
+    assert cfg.input_sizes() == [48, 64] and cfg.source_image_size == 64
+    assert SEARCHES["grid"](cfg).param_space["image_size"] == {"grid_search": [48, 64]}
+    assert sorted(SEARCHES["optuna_asha"](cfg).param_space["image_size"].categories) == [48, 64]
+    assert XrayConfig().input_sizes() == [64]  # one size unless asked, and then no axis
+    assert "image_size" not in SEARCHES["optuna_asha"](XrayConfig()).param_space
+    with pytest.raises(ValueError, match="include image_size"):
+        XrayConfig.from_dict({"image_sizes": [32, 48]})

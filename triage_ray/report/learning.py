@@ -98,3 +98,4 @@ def dashboard_html(run: RunArtifacts) -> str:
             f"<p class='small'>{html.escape(fig.caption)}</p><table><tr><th>init</th>"
             "<th>training studies</th><th>AUROC vs written</th><th>AUROC vs truth</th></tr>"
             f"{cells}</table>")
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from triage_ray.common.stats import clopper_pearson
-from triage_ray.report import brief, learning, scope
+from triage_ray.report import brief, learning, scope, subgroups
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
 from triage_ray.report.fmt import NA, calibrated_as, ci, is_number, num, pct
 from triage_ray.report.memo import reliability, trials_table
@@ -47,7 +47,7 @@ def _details(run: RunArtifacts) -> Table:
          ("pretrained (timm hub)" if init == "hub" else "random (no pretrained weights)")),
         ("Training", f"lr {best['lr']:g}, weight decay {run.cfg('weight_decay', NA)}, "
                      f"{run.cfg('epochs', NA)} epochs, batch {run.cfg('batch_size', NA)}, "
-                     f"input {run.cfg('image_size', NA)} px grayscale, "
+                     f"input {best.get('image_size') or run.cfg('image_size', NA)} px grayscale, "
                      f"{run.cfg('schedule', 'cosine')} schedule"
                      + (f", chest augmentation strength {aug:.2f}" if is_number(aug) else "")),
         ("Selected by", f"{_search_text(run)}; chosen by {run.get('sweep.metric')} (simulated) "
@@ -229,6 +229,7 @@ def build_model_card(run: RunArtifacts) -> Document:
         Heading("Discrimination and calibration", 3), _calibration_table(run),
         Heading("Against what the images hold", 3), _truth_table(run),
         Heading("Pretraining and the learning curve", 3), *learning.model_card_blocks(run),
+        Heading("Results by subgroup", 3), subgroups.subgroup_table(run),
         FigureRow((reliability(run),)),
         Heading("Triage buckets and the miss-rate bound", 3), _abstention_table(run),
         Para(brief.reference_text(run) + " " + brief.written_comparison(run)),

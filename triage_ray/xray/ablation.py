@@ -43,6 +43,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "one-cycle schedule": {"schedule": "onecycle"},
     "pretrained": {"init": "pretrained"},
     "pretrained, 2k train": {"init": "pretrained", "n_train": 2000},
+    "self-supervised (SimCLR)": {"init": "simclr"},
+    "self-supervised, 2k train": {"init": "simclr", "n_train": 2000},
     "combined": {"supervision": "multilabel", "augment": 0.5, "n_train": 16000, "epochs": 10},
 }
 SMOKE_ARMS = ("base", "per-finding labels")
@@ -135,7 +137,8 @@ def train_arm(data: AblationData, arm: dict[str, Any], *, seed: int = 0,
     sup = get_supervision(arm["supervision"], NIH_FINDINGS)
     labels = {"truth": data.truth, "panel": data.panel, "written": data.written}[arm["labels"]]
     targets = sup.targets(labels[idx], data.findings[idx])
-    weights = pretrained_weights() if arm.get("init", "scratch") == "pretrained" else None
+    init = arm.get("init", "scratch")
+    weights = None if init == "scratch" else pretrained_weights(init)
     model = create_backbone(arm["backbone"], num_outputs=sup.n_outputs,
                             pretrained=weights is not None, weights_file=weights)
     mean, std = grayscale_normalisation(model)
@@ -233,15 +236,18 @@ def run_ablation(out_dir: Path, *, arms: list[str], n_studies: int, seed: int = 
     return results
 
 
-def pretrained_weights() -> Path:
-    """The default pretraining's weights (`sweeps/pretrain.py`); an arm never trains them itself,
-    so an ablation row's time is its fine-tuning only (the card states the pretraining cost)."""
+def pretrained_weights(init: str = "pretrained") -> Path:
+    """The default pretraining's weights (`sweeps/pretrain.py`; init "simclr": `--method simclr`);
+    an arm never trains them itself, so an ablation row's time is its fine-tuning only (the card
+    states the pretraining cost)."""
     from triage_ray.xray.pretrain import PretrainConfig, cached
 
-    hit = cached(PretrainConfig())
+    simclr = init == "simclr"
+    hit = cached(PretrainConfig.simclr() if simclr else PretrainConfig())
     if hit is None:
-        raise FileNotFoundError("the pretrained arms need the default pretraining: run "
-                                "`python sweeps/pretrain.py` first")
+        raise FileNotFoundError(f"the {init} arms need the default pretraining: run "
+                                f"`python sweeps/pretrain.py{' --method simclr' if simclr else ''}`"
+                                " first")
     return hit
 
 

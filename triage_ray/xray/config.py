@@ -43,6 +43,11 @@ class XrayConfig(StudyConfig):
     pile_prevalence: float | None = 0.40  # generated pile's abnormal rate (NIH table: 0.462) -> a shift
     pile_root: str | None = None  # a real unlabeled pile (NIH layout) instead of a generated one
     image_size: int = 64
+    # searched input sizes (the search's resolution axis); None: image_size alone. With several,
+    # generated trees are drawn at the largest and ingest resizes down. One size by default: 128 px
+    # was no better than 64 px (0.820 vs 0.830 AUROC against the truth) at 2.7x the training time
+    # (reports/ablation/full/ablation.md)
+    image_sizes: list[int] | None = None
     difficulty: float = 1.0
     seed: int = 0
     # `select` is large on purpose: certifying "abnormal <= 1% among auto-normal" at 95% confidence
@@ -65,7 +70,10 @@ class XrayConfig(StudyConfig):
     # 0.855 vs 0.830 AUROC against the truth, reports/ablation/full/); for a real source the one
     # init that pretrained / weights_file name (pretraining on generated images suits generated data)
     inits: list[str] | None = None
-    pretrain_studies: int = 24_000  # the "pretrain" init's source corpus (xray.pretrain)
+    # the "pretrain" init (xray.pretrain): "supervised" on a generated source corpus of
+    # pretrain_studies, or "simclr", self-supervised on this run's own unlabeled pile
+    pretrain_method: str = "supervised"
+    pretrain_studies: int = 24_000
     pretrain_epochs: int = 4
     # "full": every layer trains from the first epoch; "probe_then_full": the first probe_epochs
     # train the head alone on frozen features (BatchNorm statistics frozen too), then every layer
@@ -85,7 +93,9 @@ class XrayConfig(StudyConfig):
     # augments range, weak trials stopped by ASHA on per-epoch validation AUROC
     search: str = "optuna_asha"
     augments: list[float] = field(default_factory=lambda: [0.0, 0.5])
-    n_trials: int = 6
+    # 4 trials fit the 30-min default: a full 8-epoch resnet10t trial took 7 min on 2 cores
+    # (measured), and 6 trials with ASHA put the sweep alone near 27 min
+    n_trials: int = 4
     asha_grace_epochs: int = 1
     asha_reduction_factor: int = 3
     batch_size: int = 64
@@ -164,10 +174,19 @@ class XrayConfig(StudyConfig):
             backbones=["resnet10t", "mobilenetv3_small_050"], lrs=[1e-3, 3e-3],
             op_alphas=[0.01, 0.05], op_audit_fractions=[0.05], op_aging_caps_days=[None, 7.0],
             op_uncertain_orders=["expected_wait_harm"], pretrain_studies=400, pretrain_epochs=1,
-            learning_curve_sizes=[150, 300], learning_curve_epochs=1,
+            learning_curve_sizes=[150, 300], learning_curve_epochs=1, image_sizes=[48, 64],
         )
         base.update(overrides)
         return cls.from_dict(base)
+
+    def input_sizes(self) -> list[int]:
+        """The input sizes the sweep tries (see `image_sizes`), smallest first."""
+        return sorted(set(self.image_sizes)) if self.image_sizes else [self.image_size]
+
+    @property
+    def source_image_size(self) -> int:
+        """The size generated trees are drawn at: the largest input size."""
+        return max(self.input_sizes())
 
     def init_choices(self) -> list[str]:
         """The initialisations the sweep tries (see `inits`)."""
@@ -248,7 +267,11 @@ class XrayConfig(StudyConfig):
             raise ValueError("alpha and delta must lie in (0, 1)")
         for init in self.init_choices():
             check_choice("inits", init, INITS)
+        if any(px < 16 for px in self.input_sizes()) or self.image_size not in self.input_sizes():
+            raise ValueError(f"image_sizes {self.image_sizes} must be >= 16 px each and include "
+                             f"image_size ({self.image_size})")
         check_choice("finetune", self.finetune, FINETUNES)
+        check_choice("pretrain_method", self.pretrain_method, ("supervised", "simclr"))
         if self.finetune == "probe_then_full":
             if not 1 <= self.probe_epochs < self.epochs:
                 raise ValueError(f"probe_epochs must be >= 1 and < epochs ({self.epochs})")

@@ -112,7 +112,10 @@ def pile_covariates(labelled: pd.DataFrame, pile: pd.DataFrame, pile_prior: floa
     threshold and chance (`triage_ray.data.representativeness`)."""
     from triage_ray.data.representativeness import pile_covariate_shift, split_representativeness
 
-    report = split_representativeness(labelled, pile=pile, pile_prior=pile_prior, seed=seed)
+    # EM can run to the edge (a weak model on a small pile: 1.0 measured in a smoke run); the
+    # reweighting needs a prior strictly inside (0, 1), and the estimate itself is reported as is
+    prior = float(np.clip(pile_prior, 1e-3, 1 - 1e-3))
+    report = split_representativeness(labelled, pile=pile, pile_prior=prior, seed=seed)
     return report["pile"], pile_covariate_shift(report)
 
 

@@ -41,6 +41,12 @@ def prepare_labelled(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str,
     return studies, info
 
 
+def labelled_shard_dirs(cfg: XrayConfig, run_dir: Path) -> dict[int, Path]:
+    """Input size -> where the labelled shards at that size live (image_size's: shards/labelled)."""
+    return {px: run_dir / "shards" / ("labelled" if px == cfg.image_size else f"labelled-{px}px")
+            for px in cfg.input_sizes()}
+
+
 def pretrain_summary(pretrain: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """What metrics.json keeps of the pretrain stage: per backbone its weights, whether this run
     made them, their corpus, method, cost and final validation AUROC (from their card)."""
@@ -74,6 +80,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.xray.results import assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout, staffing_of
     from triage_ray.xray.select import SELECTION_RULE, select_best
+    from triage_ray.xray.subgroups import run_subgroups
     from triage_ray.xray.sweep import METRIC, TUNE_DIR_NAME, run_sweep, trial_rows
     from triage_ray.xray.truth import run_model_vs_truth
 
@@ -89,11 +96,14 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
 
     t = time.time()
     studies, data_info = prepare_labelled(cfg, log)
-    shard_dir = run_dir / "shards" / "labelled"
     resuming = resume_dir is not None  # shards are re-written identically (deterministic inputs)
-    data_info["ingest"] = ingest_to_shards(
-        studies, shard_dir, image_size=cfg.image_size, overwrite=resuming
-    ).to_dict()
+    shard_dirs = labelled_shard_dirs(cfg, run_dir)
+    for px, d in shard_dirs.items():  # one shard set per searched input size
+        report = ingest_to_shards(studies, d, image_size=px, overwrite=resuming).to_dict()
+        if px == cfg.image_size:
+            data_info["ingest"] = report
+        else:
+            data_info.setdefault("ingest_other_sizes", {})[px] = report
     timings["data_s"] = time.time() - t
     log(f"labelled data: {data_info['n_studies']} studies, splits {data_info['splits']}")
     reference = build_reference(cfg, studies)
@@ -115,16 +125,20 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
 
     t = time.time()
     vocabulary = finding_vocabulary(cfg.source, studies)
-    rows = trial_rows(run_sweep(cfg, shard_dir, run_dir, resume=resuming, vocabulary=vocabulary,
+    rows = trial_rows(run_sweep(cfg, shard_dirs, run_dir, resume=resuming, vocabulary=vocabulary,
                                 reference=ref_labels, label_source=reference.label_source,
                                 pretrained=weights))
     best = select_best([r.to_dict() for r in rows])
+    best_px = int(best.get("image_size") or cfg.image_size)  # the pile is ingested at its size
     timings["sweep_s"] = time.time() - t
     log(f"best trial: {best['backbone']} lr={best['lr']} throughput x{best[METRIC]:.2f}")
 
     held = HeldOutLogits.load(best["checkpoint_path"])
     scored = score_heldout(held, cfg, n_boot=1000, reference=ref_labels,
                            label_source=reference.label_source)
+    subgroups = run_subgroups(studies, held, scored, seed=cfg.seed)
+    if subgroups["flagged"]:
+        log("WARNING: AUROC below the overall figure in " + ", ".join(subgroups["flagged"]))
 
     t = time.time()
     operating = run_operating_stage(cfg, scored.certification["select"],
@@ -136,7 +150,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     t = time.time()
     pile, truth, pile_info = load_pile(cfg, log)
     pile_shards = run_dir / "shards" / "pile"
-    ingest = ingest_to_shards(pile, pile_shards, image_size=cfg.image_size, overwrite=resuming)
+    ingest = ingest_to_shards(pile, pile_shards, image_size=best_px, overwrite=resuming)
     logits = predict_logits(read_shards(pile_shards), best["checkpoint_path"],
                             torch_threads=cfg.torch_threads)
     pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
@@ -149,7 +163,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
             f"{vs_truth['test']['auroc_truth']['value']:.3f} (written labels "
             f"{vs_truth['test']['auroc_written']['value']:.3f})")
     t = time.time()
-    curve = run_learning_curve(cfg, shard_dir, run_dir, best=best, studies=studies,
+    curve = run_learning_curve(cfg, shard_dirs[best_px], run_dir, best=best, studies=studies,
                                vocabulary=vocabulary, pretrained=weights, log=log)
     timings["learning_curve_s"] = time.time() - t
     t = time.time()
@@ -166,7 +180,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
                                   "operating_point": operating.recommended},
         pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
         brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
-        pretrain=pretrain_summary(pretrain), learning_curve=curve,
+        pretrain=pretrain_summary(pretrain), learning_curve=curve, subgroups=subgroups,
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

@@ -188,6 +188,7 @@ class TrialRow:
     train_seconds: float | None
     checkpoint_path: str | None
     metrics: TrialMetrics | None  # None unless the trial was scored
+    image_size: int | None = None  # input px (the search's resolution axis)
 
     @classmethod
     def from_tune(cls, result) -> TrialRow:
@@ -204,6 +205,7 @@ class TrialRow:
             val_auroc=m.get("val_auroc"), train_seconds=m.get("time_total_s"),
             checkpoint_path=m.get("checkpoint_path"),
             metrics=TrialMetrics(**{k: m[k] for k in TrialMetrics.names()}) if scored else None,
+            image_size=cfg.get("image_size"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -258,6 +260,7 @@ class RunMetrics(_ToDict):
     model_vs_truth: dict[str, Any] | None = None
     pretrain: dict[str, Any] | None = None  # per backbone: the "pretrain" init's weights and cost
     learning_curve: dict[str, Any] | None = None  # xray.learning_curve
+    subgroups: dict[str, Any] | None = None  # xray.subgroups: test-split results by view/sex/age
     config: str = "config.json"
 
 
@@ -269,7 +272,8 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      created: str | None = None, experiment_dir: str = "tune",
                      model_vs_truth: dict[str, Any] | None = None,
                      pretrain: dict[str, Any] | None = None,
-                     learning_curve: dict[str, Any] | None = None) -> RunMetrics:
+                     learning_curve: dict[str, Any] | None = None,
+                     subgroups: dict[str, Any] | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -278,11 +282,13 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         generated_data=generated, data_note=data_note, data=data,
         sweep=SweepSummary(experiment_dir=experiment_dir, metric=metric, mode="max",
                            selection_rule=selection_rule, n_trials=len(trials), trials=trials),
-        best={k: best.get(k) for k in ("trial_id", "backbone", "lr", "augment", "init", "checkpoint_path")},
+        best={k: best.get(k) for k in ("trial_id", "backbone", "lr", "augment", "init",
+                                       "image_size", "checkpoint_path")},
         calibration=scored.calibration, abstention=scored.abstention,
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
         reference=reference, operating=operating, brief=brief, timings=timings,
         model_vs_truth=model_vs_truth, pretrain=pretrain, learning_curve=learning_curve,
+        subgroups=subgroups,
     )
 
 

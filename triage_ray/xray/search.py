@@ -37,13 +37,16 @@ def register_search(fn: Callable[[XrayConfig], SearchPlan]) -> Callable[[XrayCon
 
 @register_search
 def grid(cfg: XrayConfig) -> SearchPlan:
-    """Every backbone x learning rate x augmentation strength x init, each for all epochs."""
+    """Every backbone x learning rate x augmentation strength x init x input size, all epochs."""
     from ray import tune
 
-    return SearchPlan({"backbone": tune.grid_search(list(cfg.backbones)),
-                       "lr": tune.grid_search(list(cfg.lrs)),
-                       "augment": tune.grid_search(list(cfg.augments)),
-                       "init": tune.grid_search(cfg.init_choices())})
+    space = {"backbone": tune.grid_search(list(cfg.backbones)),
+             "lr": tune.grid_search(list(cfg.lrs)),
+             "augment": tune.grid_search(list(cfg.augments)),
+             "init": tune.grid_search(cfg.init_choices())}
+    if len(cfg.input_sizes()) > 1:  # one size: no axis (the trial reads cfg.image_size)
+        space["image_size"] = tune.grid_search(cfg.input_sizes())
+    return SearchPlan(space)
 
 
 @register_search
@@ -60,6 +63,8 @@ def optuna_asha(cfg: XrayConfig) -> SearchPlan:
              "lr": tune.loguniform(lo, hi) if hi > lo else lo,
              "augment": tune.uniform(a_lo, a_hi) if a_hi > a_lo else a_lo,
              "init": tune.choice(cfg.init_choices())}
+    if len(cfg.input_sizes()) > 1:
+        space["image_size"] = tune.choice(cfg.input_sizes())
     max_t = max(cfg.epochs - 1, 1)  # rungs only before the last epoch (train.reporting)
     scheduler = ASHAScheduler(
         time_attr=SCHEDULER_TIME, metric=VAL_METRIC, mode="max", max_t=max_t,

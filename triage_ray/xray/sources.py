@@ -82,7 +82,7 @@ def generated(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     from triage_ray.data.nih import load_nih
 
     root = generated_root(cfg, "labelled", cfg.n_studies, None, cfg.seed)
-    gen = _generate(root, cfg.n_studies, None, cfg.seed, cfg, log)
+    gen = generate_tree(root, cfg.n_studies, None, cfg.seed, cfg, log)
     studies = add_nih_demographics(load_nih(root), root)
     truth = ground_truth(root)
     studies["true_abnormal"] = studies["study_id"].map(truth).to_numpy()
@@ -123,16 +123,17 @@ def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 def generated_root(cfg: XrayConfig, kind: str, n: int, prevalence: float | None, seed: int) -> Path:
     """Generated trees are cached by their parameters under data/generated/ (reused by reruns)."""
-    tag = f"{kind}-n{n}-px{cfg.image_size}-d{cfg.difficulty}-p{prevalence}-s{seed}"
+    tag = f"{kind}-n{n}-px{cfg.source_image_size}-d{cfg.difficulty}-p{prevalence}-s{seed}"
     return Path("data/generated").resolve() / tag
 
 
-def _generate(root: Path, n: int, prevalence: float | None, seed: int, cfg: XrayConfig, log: Log):
+def generate_tree(root: Path, n: int, prevalence: float | None, seed: int, cfg: XrayConfig, log: Log):
     from triage_ray.data.synth import generate_nih_tree
 
     t0 = time.time()
-    log(f"generating {n} radiographs ({cfg.image_size}px) -> {root}")
-    gen = generate_nih_tree(root, n, image_size=cfg.image_size, seed=seed, prevalence=prevalence,
+    log(f"generating {n} radiographs ({cfg.source_image_size}px) -> {root}")
+    gen = generate_nih_tree(root, n, image_size=cfg.source_image_size, seed=seed,
+                            prevalence=prevalence,
                             difficulty=cfg.difficulty)
     log(f"  generated in {time.time() - t0:.0f}s")
     return gen
@@ -154,7 +155,7 @@ def load_pile(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, pd.Series | None
         pile = add_nih_demographics(load_nih(root, labels=False), root)
         return pile, None, {"root": str(root), "generated": False}
     root = generated_root(cfg, "pile", cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1)
-    gen = _generate(root, cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1, cfg, log)
+    gen = generate_tree(root, cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1, cfg, log)
     studies = add_nih_demographics(load_nih(root, labels=False), root)
     truth = ground_truth(root)
     return studies, truth, {"root": str(root), "generated": True,

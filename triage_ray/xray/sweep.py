@@ -22,7 +22,8 @@ METRIC = "throughput_multiplier"  # a TrialMetrics field: what the dashboard plo
 
 
 def xray_trial(
-    config: dict[str, Any], *, cfg_dict: dict[str, Any], shard_dir: str, train_storage: str,
+    config: dict[str, Any], *, cfg_dict: dict[str, Any], shard_dirs: dict[int, str],
+    train_storage: str,
     vocabulary: tuple[str, ...] = (), reference: pd.Series | None = None,
     label_source: str = WRITTEN, pretrained: dict[str, str] | None = None,
 ) -> None:
@@ -43,6 +44,7 @@ def xray_trial(
     trial_id = ctx.get_trial_id()
     # the resolved config beside each trial's params.json (Tune's table shows only what is swept)
     cfg.save(Path(ctx.get_trial_dir()) / "xray_config.json")
+    shard_dir = shard_dirs[int(config.get("image_size") or cfg.image_size)]  # the trial's size
     trainer = build_trainer(
         cfg, config, shard_dir, vocabulary=vocabulary,
         storage_path=train_storage,
@@ -60,11 +62,12 @@ def xray_trial(
     })
 
 
-def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool = False,
+def run_sweep(cfg: XrayConfig, shard_dirs: dict[int, Path], run_dir: Path, *, resume: bool = False,
               vocabulary: tuple[str, ...] = (), reference: pd.Series | None = None,
               label_source: str = WRITTEN, pretrained: dict[str, str] | None = None):
     """The configured search (cfg.search); returns Tune's ResultGrid. Resumable with `resume`.
 
+    shard_dirs: input size -> the labelled shards at that size (a trial reads its size's);
     vocabulary: the source's finding names (per-finding supervision); reference: the adjudicated
     studies' labels each trial's bound is certified against; pretrained: backbone -> weights file
     for init "pretrain" (`xray.pretrain.pretrain_backbones`)."""
@@ -74,7 +77,8 @@ def run_sweep(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *, resume: bool =
 
     trainable = tune.with_resources(
         tune.with_parameters(
-            xray_trial, cfg_dict=cfg.to_dict(), shard_dir=str(shard_dir),
+            xray_trial, cfg_dict=cfg.to_dict(),
+            shard_dirs={int(px): str(d) for px, d in shard_dirs.items()},
             train_storage=str(run_dir / "train"), vocabulary=tuple(vocabulary),
             reference=reference, label_source=label_source, pretrained=pretrained,
         ),
