@@ -70,8 +70,10 @@ def _search_text(run: RunArtifacts) -> str:
     n = run.get("sweep.n_trials")
     if run.cfg("search", "grid") == "optuna_asha":
         stopped = sum(t.get("status") == "stopped" for t in run.get("sweep.trials"))
-        axes = "backbone, learning rate, augmentation" + (
-            " and init" if len(run.cfg("inits", None) or []) > 1 else "")
+        many = {"backbone": len(run.cfg("backbones", []) or []) > 1, "learning rate": True,
+                "augmentation": True, "init": len(run.cfg("inits", None) or []) > 1,
+                "input size": len(run.cfg("image_sizes", None) or []) > 1}
+        axes = ", ".join(k for k, v in many.items() if v)
         return (f"Ray Tune, {n} Optuna (TPE) trials over {axes}; "
                 f"ASHA stopped {stopped} early on per-epoch validation AUROC")
     return f"Ray Tune grid over {n} configurations"

@@ -31,7 +31,8 @@ READS_PER_HOUR = 60.0
 
 @dataclass
 class XrayConfig(StudyConfig):
-    """Defaults size a full run for a 2-core laptop (< 30 min); `smoke()` shrinks it to < 5 min."""
+    """Defaults size a full run for a 2-core laptop: < 30 min once the pretrained weights are cached
+    (23 min 20 s measured; the first run also pretrains, 7.5 min); `smoke()` shrinks it to < 5 min."""
 
     # data: a registered source (triage_ray.xray.sources.SOURCES): "generated" writes an NIH-layout
     # tree; "nih" / "chexpert" / "generic" read a local copy at data_root
