@@ -6,7 +6,7 @@ both call these, so an ablation row measures the same training the pipeline runs
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -39,6 +39,23 @@ def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, to
         total += loss.item() * len(y)
         n += len(y)
     return total / max(n, 1), n
+
+
+def array_batches(images: np.ndarray, targets: np.ndarray, batch_size: int,
+                  rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled ([0, 1] (B, 1, H, W), (B, K)) training batches from in-memory uint8 images: the
+    plain-PyTorch loops' (ablation, learning curve) stand-in for the Ray Dataset shard."""
+    order = rng.permutation(len(images))
+    for s in range(0, len(order), batch_size):
+        b = order[s:s + batch_size]
+        yield torch.from_numpy(images[b].astype(np.float32) / 255.0).unsqueeze(1), \
+            torch.from_numpy(targets[b])
+
+
+def array_chunks(images: np.ndarray, size: int = 256) -> Iterator[torch.Tensor]:
+    """[0, 1] (B, 1, H, W) prediction batches of in-memory uint8 images, in order."""
+    for s in range(0, len(images), size):
+        yield torch.from_numpy(images[s:s + size].astype(np.float32) / 255.0).unsqueeze(1)
 
 
 def set_head_only(model: torch.nn.Module, head_only: bool) -> None:

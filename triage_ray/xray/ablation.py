@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,17 +108,6 @@ def load_tree(n_studies: int, image_size: int, *, seed: int = 0, log=print) -> A
     )
 
 
-def _batches(data: AblationData, idx: np.ndarray, targets: np.ndarray, rng: np.random.Generator,
-             ) -> Iterator[tuple[Any, Any]]:
-    import torch
-
-    order = rng.permutation(len(idx))
-    for s in range(0, len(order), BATCH_SIZE):
-        b = order[s:s + BATCH_SIZE]
-        x = torch.from_numpy(data.images[idx[b]].astype(np.float32) / 255.0).unsqueeze(1)
-        yield x, torch.from_numpy(targets[b])  # (B, 1, H, W), (B, K)
-
-
 def train_arm(data: AblationData, arm: dict[str, Any], *, seed: int = 0,
               log=print) -> tuple[np.ndarray, list[dict[str, float]], float]:
     """Train one arm; returns (test abnormal logits, per-epoch history, training seconds)."""
@@ -127,7 +115,7 @@ def train_arm(data: AblationData, arm: dict[str, Any], *, seed: int = 0,
 
     from triage_ray.models import create_backbone, grayscale_normalisation
     from triage_ray.train.schedules import build_optimizer
-    from triage_ray.train.steps import predict, train_epoch
+    from triage_ray.train.steps import array_batches, array_chunks, predict, train_epoch
     from triage_ray.train.supervision import get_supervision
 
     torch.manual_seed(seed)
@@ -149,7 +137,8 @@ def train_arm(data: AblationData, arm: dict[str, Any], *, seed: int = 0,
     rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     history, t0 = [], time.time()
     for epoch in range(arm["epochs"]):
-        loss, _ = train_epoch(model, _batches(data, idx, targets, rng), optimizer, sup,
+        loss, _ = train_epoch(model, array_batches(data.images[idx], targets, BATCH_SIZE, rng),
+                              optimizer, sup,
                               mean=mean, std=std, augment=arm["augment"], generator=gen,
                               schedule=schedule)
         schedule.after_epoch()
@@ -157,9 +146,8 @@ def train_arm(data: AblationData, arm: dict[str, Any], *, seed: int = 0,
         log(f"  epoch {epoch + 1}/{arm['epochs']}: loss {loss:.4f} ({time.time() - t0:.0f} s)")
     seconds = time.time() - t0
     test = np.flatnonzero(data.test)
-    chunks = (torch.from_numpy(data.images[test[s:s + 256]].astype(np.float32) / 255.0).unsqueeze(1)
-              for s in range(0, len(test), 256))
-    return predict(model, chunks, mean=mean, std=std)[:, 0], history, seconds
+    return (predict(model, array_chunks(data.images[test]), mean=mean, std=std)[:, 0], history,
+            seconds)
 
 
 def score_arm(data: AblationData, logit: np.ndarray, *, n_boot: int = 500,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +63,6 @@ def read_split(shard_dir: str, split: str) -> tuple[pd.DataFrame, np.ndarray]:
     return frame.drop(columns="image"), images
 
 
-def _batches(images: np.ndarray, targets: np.ndarray, batch_size: int,
-             rng: np.random.Generator) -> Iterator[tuple[Any, Any]]:
-    import torch
-
-    order = rng.permutation(len(images))
-    for s in range(0, len(order), batch_size):
-        b = order[s:s + batch_size]
-        x = torch.from_numpy(images[b].astype(np.float32) / 255.0).unsqueeze(1)
-        yield x, torch.from_numpy(targets[b])
-
-
 def train_point(shard_dir: str, point: dict[str, Any], settings: dict[str, Any],
                 vocabulary: Sequence[str]) -> dict[str, Any]:
     """Train one (n_train, init) point; returns the test split's study ids and abnormal logits."""
@@ -81,7 +70,7 @@ def train_point(shard_dir: str, point: dict[str, Any], settings: dict[str, Any],
 
     from triage_ray.models import create_backbone, grayscale_normalisation
     from triage_ray.train.schedules import build_optimizer
-    from triage_ray.train.steps import predict, train_epoch
+    from triage_ray.train.steps import array_batches, array_chunks, predict, train_epoch
     from triage_ray.train.supervision import get_supervision
 
     torch.set_num_threads(int(settings.get("torch_threads") or os.cpu_count() or 1))
@@ -102,15 +91,13 @@ def train_point(shard_dir: str, point: dict[str, Any], settings: dict[str, Any],
     rng, gen = np.random.default_rng(settings["seed"]), torch.Generator().manual_seed(settings["seed"])
     t0 = time.time()
     for epoch in range(epochs):
-        train_epoch(model, _batches(images[keep], targets, bs, rng), optimizer, sup, mean=mean,
+        train_epoch(model, array_batches(images[keep], targets, bs, rng), optimizer, sup, mean=mean,
                     std=std, augment=settings["augment"], generator=gen, schedule=schedule,
                     head_only=probe and epoch < settings["probe_epochs"] < epochs)
         schedule.after_epoch()
     seconds = time.time() - t0
     test, test_images = read_split(shard_dir, "test")
-    chunks = (torch.from_numpy(test_images[s:s + 256].astype(np.float32) / 255.0).unsqueeze(1)
-              for s in range(0, len(test_images), 256))
-    logit = predict(model, chunks, mean=mean, std=std)[:, 0]
+    logit = predict(model, array_chunks(test_images), mean=mean, std=std)[:, 0]
     return {"study_id": test["study_id"].astype(str).tolist(), "logit": logit.tolist(),
             "train_seconds": seconds, "n_train": int(len(keep))}
 
