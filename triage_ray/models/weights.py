@@ -2,7 +2,8 @@
 checkpoints alike, loudly refusing a file that does not fit.
 
 Why our own loader rather than timm's `pretrained_cfg_overlay={"file": ...}` alone: a site's
-weights come in more than one format, and a wrong file must fail, not half-load.
+weights come in more than one format (timm's path cannot read torchxrayvision's pickled models),
+and a wrong file must fail naming what does not fit, not with a raw size-mismatch trace.
 - timm / torch: a state dict, possibly wrapped as {"model": ...} or {"state_dict": ...} and with
   DistributedDataParallel's "module." prefix (what `sweeps/pretrain.py` writes: a plain state dict).
 - torchxrayvision: DenseNet-121 checkpoints are a whole pickled `xrv.models.DenseNet`; ResNet-50
