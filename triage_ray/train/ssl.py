@@ -19,8 +19,7 @@ from typing import Any
 
 import torch
 
-MODEL_FILE = "model.pt"
-META_FILE = "meta.json"
+from triage_ray.train.loop import META_FILE, MODEL_FILE  # one checkpoint layout for both workers
 
 
 def simclr_epoch(backbone, head, batches, optimizer, loss_fn, *, mean: float, std: float,
