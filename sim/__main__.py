@@ -25,6 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--read-time-dist", choices=sorted(READ_TIME_DISTRIBUTIONS),
                    default=d.read_time_dist)
     p.add_argument("--read-time-cv", type=float, default=d.read_time_cv)
+    p.add_argument("--reading-days-per-week", type=int, default=d.reading_days_per_week)
     p.add_argument("--n-reps", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--audit-fraction", type=float, default=0.05)
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                                  order_key_column=a.order_key_column, truth_column=a.truth_column)
         staffing = Staffing(radiologists=a.radiologists, hours_per_day=a.hours_per_day,
                             reads_per_hour=a.reads_per_hour, read_time_dist=a.read_time_dist,
-                            read_time_cv=a.read_time_cv)
+                            read_time_cv=a.read_time_cv,
+                            reading_days_per_week=a.reading_days_per_week)
         result = simulate(worklist, a.policy, staffing, n_reps=a.n_reps, seed=a.seed,
                           audit_fraction=a.audit_fraction, aging_cap_days=a.aging_cap_days,
                           miss_bound_ok=not a.miss_bound_failed, inflow_per_day=a.inflow_per_day,

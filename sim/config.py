@@ -22,6 +22,8 @@ DEFAULT_READS_PER_HOUR = 60.0  # CXR reads/h incl. reporting; Shin et al., npj D
 DEFAULT_READ_TIME_CV = 0.5  # coefficient of variation of one read's duration; no published
 #   figure found for CXR reporting time, so an assumption: right-skewed, some reads take 2-3x
 DEFAULT_READ_TIME_DIST = "lognormal"  # right-skewed, positive; see READ_TIME_DISTRIBUTIONS
+DEFAULT_READING_DAYS_PER_WEEK = 5  # a Monday-to-Friday reporting rota; weekends and nights are
+#   calendar time that patients wait through but nobody reads in (7: every day is a reading day)
 HOURS_PER_CALENDAR_DAY = 24.0
 
 # --- read-time distributions: unit-mean multipliers, one per study ------------------------------
@@ -81,6 +83,7 @@ class Staffing:
     reads_per_hour: float = DEFAULT_READS_PER_HOUR
     read_time_dist: str = DEFAULT_READ_TIME_DIST
     read_time_cv: float = DEFAULT_READ_TIME_CV
+    reading_days_per_week: int = DEFAULT_READING_DAYS_PER_WEEK
     abnormal_read_multiplier: float = 1.0  # assumption, default off: abnormal reads take longer?
     normal_read_multiplier: float = 1.0
     # (AUTO_NORMAL, UNCERTAIN, PRIORITY), indexed by Bucket code; default off
@@ -102,6 +105,11 @@ class Staffing:
                              f"choose from {sorted(READ_TIME_DISTRIBUTIONS)}")
         if not (np.isfinite(self.read_time_cv) and self.read_time_cv > 0):
             raise ValueError(f"Staffing.read_time_cv must be > 0, got {self.read_time_cv!r}")
+        if int(self.reading_days_per_week) != self.reading_days_per_week or not (
+                1 <= self.reading_days_per_week <= 7):
+            raise ValueError("Staffing.reading_days_per_week must be an integer in 1..7, got "
+                             f"{self.reading_days_per_week!r}")
+        object.__setattr__(self, "reading_days_per_week", int(self.reading_days_per_week))
         mult = tuple(float(m) for m in self.bucket_read_multiplier)
         if len(mult) != 3 or not all(np.isfinite(m) and m > 0 for m in mult):
             raise ValueError("Staffing.bucket_read_multiplier must be 3 positive numbers "
@@ -117,6 +125,11 @@ class Staffing:
     def reads_per_day(self) -> float:
         """Nominal pool capacity per reading day (1,080 with the defaults)."""
         return self.radiologists * self.hours_per_day * self.reads_per_hour
+
+    @property
+    def reads_per_calendar_day(self) -> float:
+        """Capacity averaged over the week (a 5-day rota reads 5/7 of `reads_per_day` a day)."""
+        return self.reads_per_day * self.reading_days_per_week / 7.0
 
     @property
     def has_class_multipliers(self) -> bool:

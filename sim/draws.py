@@ -18,6 +18,9 @@ from sim.config import HOURS_PER_CALENDAR_DAY, READ_TIME_DISTRIBUTIONS, Staffing
 from sim.worklist import Worklist
 
 
+INFLOW_MAX_DAYS = 365.0  # inflow horizon when the backlog would never clear
+
+
 @dataclass(frozen=True)
 class Scenario:
     """The non-staffing knobs of a run (simulate's keyword arguments, validated)."""
@@ -46,10 +49,17 @@ class Scenario:
         return None if self.aging_cap_days is None else self.aging_cap_days * HOURS_PER_CALENDAR_DAY
 
     def inflow_days_for(self, n_pile: int, staffing: Staffing) -> float:
-        """Default inflow horizon: the reading days `no_ai` nominally needs for the pile (>= 1)."""
+        """Calendar days the inflow runs. Default: the days reading in arrival order nominally
+        needs to work through the pile *while the inflow keeps arriving* (pile / (weekly-average
+        capacity - inflow)), so new studies keep coming until the pile is gone; when the inflow
+        meets or exceeds capacity the backlog never clears and the horizon is
+        `INFLOW_MAX_DAYS`. Reports state the horizon (`assumptions["inflow_days"]`)."""
         if self.inflow_days is not None:
             return self.inflow_days
-        return float(max(1, math.ceil(n_pile / staffing.reads_per_day)))
+        spare = staffing.reads_per_calendar_day - self.inflow_per_day
+        if spare <= 0 or not self.pile_at_start:
+            return INFLOW_MAX_DAYS
+        return float(min(INFLOW_MAX_DAYS, max(1, math.ceil(max(n_pile, 1) / spare))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,5 +106,6 @@ def draw_replication(worklist: Worklist, staffing: Staffing, scenario: Scenario,
         base *= np.where(studies.is_abnormal, staffing.abnormal_read_multiplier,
                          staffing.normal_read_multiplier)
     arrival_cal = np.concatenate(arrival)
-    return Draws(studies, arrival_cal, calendar_to_work(arrival_cal, staffing.hours_per_day),
+    return Draws(studies, arrival_cal, calendar_to_work(arrival_cal, staffing.hours_per_day,
+                                                  staffing.reading_days_per_week),
                  base, np.concatenate(audit), n_pile)

@@ -27,21 +27,22 @@ Schedule = tuple[np.ndarray, np.ndarray]  # (start, end) work hours, each (m,)
 
 def schedule_fast(arrival_work: np.ndarray, arrival_cal: np.ndarray, read_time: np.ndarray,
                   pos: np.ndarray, radiologists: int, hours_per_day: float,
-                  aging_cap_hours: float | None) -> Schedule:
+                  aging_cap_hours: float | None, days_per_week: int = 7) -> Schedule:
     """Start and end work hours of each read. All arrays (m,); `pos` is the policy order."""
     m = read_time.size
     if m == 0:
         return np.zeros(0), np.zeros(0)
     if not arrival_work.any():
-        start = _static(read_time, pos, radiologists, hours_per_day, aging_cap_hours)
+        start = _static(read_time, pos, radiologists, hours_per_day, aging_cap_hours,
+                        days_per_week)
     else:
         start = _dynamic(arrival_work, arrival_cal, read_time, pos, radiologists, hours_per_day,
-                         aging_cap_hours)
+                         aging_cap_hours, days_per_week)
     return start, start + read_time
 
 
 def _static(read_time: np.ndarray, pos: np.ndarray, c: int, h: float,
-            cap: float | None) -> np.ndarray:
+            cap: float | None, k: int) -> np.ndarray:
     m = read_time.size
     order = np.argsort(pos)
     free = [0.0] * c  # a heap of the hours each radiologist is next free
@@ -51,7 +52,7 @@ def _static(read_time: np.ndarray, pos: np.ndarray, c: int, h: float,
         return start
     # Before the pile is older than the cap: policy order. From then on every study qualifies
     # for promotion, so the rest go oldest (= first listed) first.
-    early = list(itertools.takewhile(lambda t: start_to_calendar(t, h) <= cap,
+    early = list(itertools.takewhile(lambda t: start_to_calendar(t, h, k) <= cap,
                                      _in_turn(read_time[order].tolist(), free, peek=True)))
     k = len(early)
     start[order[:k]] = early
@@ -75,12 +76,12 @@ def _in_turn(reads: list[float], free: list[float], peek: bool = False) -> Itera
 
 
 def _dynamic(arrival_work: np.ndarray, arrival_cal: np.ndarray, read_time: np.ndarray,
-             pos: np.ndarray, c: int, h: float, cap: float | None) -> np.ndarray:
+             pos: np.ndarray, c: int, h: float, cap: float | None, k: int) -> np.ndarray:
     m = read_time.size
     rt = read_time.tolist()
     by_arrival = np.lexsort((np.arange(m), arrival_work)).tolist()
     aw = arrival_work.tolist()
-    queue = ReadyQueue(pos, arrival_cal, cap, h)
+    queue = ReadyQueue(pos, arrival_cal, cap, h, k)
     start = [0.0] * m
     free = [0.0] * c
     now, k = 0.0, 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.clock import ends_to_calendar, starts_to_calendar
+from sim.clock import ends_to_calendar, reading_days_through, starts_to_calendar
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,19 @@ METRICS: dict[str, MetricSpec] = {
     "abnormal_ttr_median_ratio": MetricSpec(
         "x", True, "abnormal_ttr_median_hours of P / that of no_ai (< 1: abnormals reported sooner)"),
     "abnormal_ttr_p90_ratio": MetricSpec("x", True, "abnormal_ttr_p90_hours of P / that of no_ai"),
+    "abnormal_ttr_median_hours_no_ai": MetricSpec(
+        "calendar h", True, "median TTR of truly abnormal studies under no_ai"),
+    "abnormal_ttr_p90_hours_no_ai": MetricSpec("calendar h", True, "90th percentile of the same"),
+    "abnormal_read_later_share": MetricSpec(
+        "fraction", True, "share of truly abnormal studies read under both P and no_ai whose read "
+        "ends later under P (the reordering's losers; same draws, so no noise from the draws)"),
+    "normal_wait_median_hours": MetricSpec(
+        "calendar h", True, "median wait of a truly normal study that is read under P"),
+    "normal_wait_median_hours_no_ai": MetricSpec("calendar h", True, "the same under no_ai"),
     "normal_wait_max_hours": MetricSpec(
         "calendar h", True, "longest wait of a truly normal study that is read under P "
         "(auto-cleared ones do not wait)"),
+    "normal_wait_max_hours_no_ai": MetricSpec("calendar h", True, "the same under no_ai"),
     "normal_wait_p99_hours": MetricSpec("calendar h", True, "99th percentile of the same"),
     "missed_abnormals": MetricSpec(
         "studies", True, "truly abnormal studies auto-cleared (unread, unaudited) under P"),
@@ -87,9 +97,10 @@ def _per_hour(n: int, hours: float) -> float:
 
 def policy_metrics(out: Outcome, base: Outcome, arrival_cal: np.ndarray,
                    arrival_work: np.ndarray, truth: np.ndarray | None, *, radiologists: int,
-                   hours_per_day: float, feasible: bool) -> dict[str, float]:
+                   hours_per_day: float, feasible: bool,
+                   days_per_week: int = 7) -> dict[str, float]:
     """Every METRICS entry for one replication (policy `out` vs baseline `base`)."""
-    c, h = radiologists, hours_per_day
+    c, h, k = radiologists, hours_per_day, days_per_week
     t_p, t_b = clear_hour(out, arrival_work), clear_hour(base, arrival_work)
     n_read, n_cleared = int(out.read.sum()), int((~out.read).sum())
     dph = _per_hour(n_read + (n_cleared if feasible else 0), c * t_p)
@@ -105,10 +116,11 @@ def policy_metrics(out: Outcome, base: Outcome, arrival_cal: np.ndarray,
     if truth is None:
         m.update({k: math.nan for k, spec in METRICS.items() if spec.needs_truth})
         return m
-    ttr_p = _ttr(out, arrival_cal, truth, h)
-    ttr_b = _ttr(base, arrival_cal, truth, h)
-    normal = out.read & ~truth
-    wait = starts_to_calendar(out.start_work[normal], h) - arrival_cal[normal]
+    ttr_p = _ttr(out, arrival_cal, truth, h, k)
+    ttr_b = _ttr(base, arrival_cal, truth, h, k)
+    wait = _normal_wait(out, arrival_cal, truth, h, k)
+    wait_b = _normal_wait(base, arrival_cal, truth, h, k)
+    both = out.read & base.read & truth
     missed = int((~out.read & truth).sum())
     rate = missed / n_cleared if n_cleared else math.nan
     m.update({
@@ -116,7 +128,14 @@ def policy_metrics(out: Outcome, base: Outcome, arrival_cal: np.ndarray,
         "abnormal_ttr_p90_hours": _q(ttr_p, 0.9),
         "abnormal_ttr_median_ratio": _ratio(_q(ttr_p, 0.5), _q(ttr_b, 0.5)),
         "abnormal_ttr_p90_ratio": _ratio(_q(ttr_p, 0.9), _q(ttr_b, 0.9)),
+        "abnormal_ttr_median_hours_no_ai": _q(ttr_b, 0.5),
+        "abnormal_ttr_p90_hours_no_ai": _q(ttr_b, 0.9),
+        "abnormal_read_later_share": float(np.mean(out.end_work[both] > base.end_work[both]))
+        if both.any() else math.nan,
+        "normal_wait_median_hours": _q(wait, 0.5),
+        "normal_wait_median_hours_no_ai": _q(wait_b, 0.5),
         "normal_wait_max_hours": float(wait.max()) if wait.size else math.nan,
+        "normal_wait_max_hours_no_ai": float(wait_b.max()) if wait_b.size else math.nan,
         "normal_wait_p99_hours": _q(wait, 0.99),
         "missed_abnormals": float(missed),
         "missed_abnormal_rate": rate,
@@ -125,19 +144,28 @@ def policy_metrics(out: Outcome, base: Outcome, arrival_cal: np.ndarray,
     return m
 
 
-def _ttr(out: Outcome, arrival_cal: np.ndarray, truth: np.ndarray, h: float) -> np.ndarray:
+def _ttr(out: Outcome, arrival_cal: np.ndarray, truth: np.ndarray, h: float,
+         k: int) -> np.ndarray:
     sel = out.read & truth
-    return ends_to_calendar(out.end_work[sel], h) - arrival_cal[sel]
+    return ends_to_calendar(out.end_work[sel], h, k) - arrival_cal[sel]
+
+
+def _normal_wait(out: Outcome, arrival_cal: np.ndarray, truth: np.ndarray, h: float,
+                 k: int) -> np.ndarray:
+    sel = out.read & ~truth
+    return starts_to_calendar(out.start_work[sel], h, k) - arrival_cal[sel]
 
 
 def backlog_by_day(out: Outcome, arrival_cal: np.ndarray, hours_per_day: float,
-                   n_days: int) -> np.ndarray:
+                   n_days: int, days_per_week: int = 7) -> np.ndarray:
     """(n_days + 1,) studies not yet dispositioned: [0] before the first shift, [k] at the end
-    of calendar day k (arrived before hour 24 k, read not ended by the end of shift k)."""
+    of calendar day k (arrived before hour 24 k, read not ended by the last shift on or before
+    calendar day k)."""
     arrivals = np.sort(arrival_cal[out.read])
     ends = np.sort(out.end_work[out.read])
     k = np.arange(1, n_days + 1)
     arrived = np.searchsorted(arrivals, 24.0 * k, side="left")
-    done = np.searchsorted(ends, hours_per_day * k, side="right")
+    done = np.searchsorted(ends, hours_per_day * reading_days_through(k, days_per_week),
+                           side="right")
     first = np.searchsorted(arrivals, 0.0, side="right")
     return np.concatenate([[first], arrived - done]).astype(float)

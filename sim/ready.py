@@ -32,12 +32,13 @@ class ReadyQueue:
     calendar arrival hours; `aging_cap_hours` None disables the cap."""
 
     def __init__(self, pos: np.ndarray, arrival_cal: np.ndarray, aging_cap_hours: float | None,
-                 hours_per_day: float) -> None:
+                 hours_per_day: float, days_per_week: int = 7) -> None:
         self._by_pos = np.argsort(pos).tolist()  # pos -> study
         self._pos = pos.tolist()  # study -> pos
         self._heap: list[int] = []
         self._cap = aging_cap_hours
         self._h = hours_per_day
+        self._k = days_per_week
         self._size = 0
         if aging_cap_hours is not None:
             age = total_order(arrival_cal)
@@ -66,7 +67,7 @@ class ReadyQueue:
         while taken[self._by_age[age_heap[0]]]:
             heapq.heappop(age_heap)
         oldest = self._by_age[age_heap[0]]
-        if start_to_calendar(now, self._h) - self._arrival[oldest] > self._cap:
+        if start_to_calendar(now, self._h, self._k) - self._arrival[oldest] > self._cap:
             heapq.heappop(age_heap)
             taken[oldest] = 1
             return oldest

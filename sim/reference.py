@@ -70,14 +70,15 @@ def monitor(env: simpy.Environment, store: WorklistStore, busy: list[int], end: 
 
 def schedule_reference(arrival_work: np.ndarray, arrival_cal: np.ndarray, read_time: np.ndarray,
                        pos: np.ndarray, radiologists: int, hours_per_day: float,
-                       aging_cap_hours: float | None, *,
+                       aging_cap_hours: float | None, days_per_week: int = 7, *,
                        monitor_every: float | None = None) -> Trace:
     """Run the SimPy model once. Arrays (m,) as in `sim.fast.schedule_fast`."""
     m = read_time.size
     if m == 0:  # everything was cleared unread
         return Trace(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
     env = simpy.Environment()
-    store = WorklistStore(env, ReadyQueue(pos, arrival_cal, aging_cap_hours, hours_per_day))
+    store = WorklistStore(env, ReadyQueue(pos, arrival_cal, aging_cap_hours, hours_per_day,
+                                              days_per_week))
     start, end = np.full(m, np.nan), np.full(m, np.nan)
     times = np.unique(arrival_work)
     order = np.lexsort((np.arange(m), arrival_work))

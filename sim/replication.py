@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.clock import calendar_day
 from sim.config import Staffing
 from sim.draws import Draws, Scenario, draw_replication
 from sim.fast import schedule_fast
@@ -41,7 +42,8 @@ def run_policy(draws: Draws, policy: Policy, staffing: Staffing, scenario: Scena
     pos = total_order(plan.rank[idx], plan.key[idx], draws.arrival_cal[idx])
     start, end = ENGINES[engine](
         draws.arrival_work[idx], draws.arrival_cal[idx], read_time[idx], pos,
-        staffing.radiologists, staffing.hours_per_day, scenario.aging_cap_hours)
+        staffing.radiologists, staffing.hours_per_day, scenario.aging_cap_hours,
+        staffing.reading_days_per_week)
     start_all, end_all = np.full(len(s), np.nan), np.full(len(s), np.nan)
     start_all[idx], end_all[idx] = start, end
     return Outcome(plan.read, start_all, end_all, read_time)
@@ -62,12 +64,12 @@ def run_replication(worklist: Worklist, policy_name: str, staffing: Staffing, sc
     base = run_policy(draws, get_policy("no_ai"), staffing, scenario, engine)
     out = base if policy.name == "no_ai" else run_policy(draws, policy, staffing, scenario, engine)
     feasible = scenario.miss_bound_ok or not policy.auto_clears
-    h = staffing.hours_per_day
+    h, k = staffing.hours_per_day, staffing.reading_days_per_week
     metrics = policy_metrics(out, base, draws.arrival_cal, draws.arrival_work,
                              draws.studies.is_abnormal, radiologists=staffing.radiologists,
-                             hours_per_day=h, feasible=feasible)
+                             hours_per_day=h, feasible=feasible, days_per_week=k)
     last = max(clear_hour(out, draws.arrival_work), clear_hour(base, draws.arrival_work))
-    days = max(1, math.ceil(last / h))
-    return RepResult(metrics, backlog_by_day(out, draws.arrival_cal, h, days),
-                     backlog_by_day(base, draws.arrival_cal, h, days), len(draws.studies) -
+    days = max(1, int(calendar_day(math.ceil(last / h) - 1, k)) + 1)  # calendar days to clear
+    return RepResult(metrics, backlog_by_day(out, draws.arrival_cal, h, days, k),
+                     backlog_by_day(base, draws.arrival_cal, h, days, k), len(draws.studies) -
                      draws.n_pile)

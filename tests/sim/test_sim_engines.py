@@ -43,12 +43,14 @@ def test_fast_equals_reference_on_the_same_draws(name: str, policy: str):
 @given(n=st.integers(1, 80), c=st.integers(1, 5), h=st.sampled_from([4.0, 6.0, 24.0]),
        inflow=st.sampled_from([0.0, 200.0, 2500.0]), cap=st.sampled_from([None, 0.0, 0.2, 1.0]),
        dist=st.sampled_from(["lognormal", "exponential", "gamma"]),
-       policy=st.sampled_from(sorted(POLICIES)), seed=st.integers(0, 2**32 - 1))
-def test_fast_equals_reference_property(n, c, h, inflow, cap, dist, policy, seed):
+       policy=st.sampled_from(sorted(POLICIES)), k=st.sampled_from([5, 7]),
+       seed=st.integers(0, 2**32 - 1))
+def test_fast_equals_reference_property(n, c, h, inflow, cap, dist, policy, k, seed):
     rng = np.random.default_rng(seed)
     wl = Worklist(bucket=rng.integers(0, 3, n), order_key=rng.random(n) if seed % 2 else None,
                   is_abnormal=rng.random(n) < 0.3)
-    staffing = Staffing(radiologists=c, hours_per_day=h, reads_per_hour=20.0, read_time_dist=dist)
+    staffing = Staffing(radiologists=c, hours_per_day=h, reads_per_hour=20.0, read_time_dist=dist,
+                        reading_days_per_week=k)
     scenario = Scenario(inflow_per_day=inflow, inflow_days=1.5, aging_cap_days=cap,
                         audit_fraction=0.2)
     d = draw_replication(wl, staffing, scenario, np.random.SeedSequence(seed))

@@ -82,11 +82,29 @@ def test_clock_maps_shift_edges_as_documented():
                                   [0.0, 5.0, 6.0, 6.0, 6.5])
 
 
-@given(w=st.floats(0, 1e4), h=st.sampled_from([4.0, 6.0, 8.0, 24.0]))
-def test_clock_round_trips_inside_shifts(w: float, h: float):
-    t = starts_to_calendar(np.array([w]), h)
+def test_five_day_rota_skips_the_weekend_on_both_clocks():
+    h, k = 6.0, 5
+    # reading day 4 is Friday (calendar day 4); reading day 5 is the next Monday (calendar day 7)
+    assert start_to_calendar(4 * h + 1.0, h, k) == 4 * 24.0 + 1.0
+    assert start_to_calendar(5 * h, h, k) == 7 * 24.0
+    assert ends_to_calendar(np.array([5 * h]), h, k)[0] == 4 * 24.0 + h  # Friday's last minute
+    # a study arriving on Friday evening, Saturday or Sunday is first readable on Monday morning
+    arrivals = np.array([4 * 24.0 + 7.0, 5 * 24.0 + 3.0, 6 * 24.0 + 23.0, 7 * 24.0 + 2.0])
+    np.testing.assert_array_equal(calendar_to_work(arrivals, h, k), [5 * h, 5 * h, 5 * h,
+                                                                     5 * h + 2.0])
+    assert Staffing().reading_days_per_week == 5
+    assert Staffing(reading_days_per_week=5).reads_per_calendar_day == pytest.approx(
+        Staffing().reads_per_day * 5 / 7)
+    with pytest.raises(ValueError, match="reading_days_per_week"):
+        Staffing(reading_days_per_week=0)
+
+
+@given(w=st.floats(0, 1e4), h=st.sampled_from([4.0, 6.0, 8.0, 24.0]), k=st.sampled_from([3, 5, 7]))
+def test_clock_round_trips_inside_shifts(w: float, h: float, k: int):
+    t = starts_to_calendar(np.array([w]), h, k)
     assert t[0] % 24.0 < h + 1e-9
-    assert calendar_to_work(t, h)[0] == pytest.approx(w, abs=1e-9)
+    assert (t[0] // 24.0) % 7 < k  # every read starts on a reading day
+    assert calendar_to_work(t, h, k)[0] == pytest.approx(w, abs=1e-9)
 
 
 def test_t_quantile_and_interval():

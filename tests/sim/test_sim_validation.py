@@ -17,7 +17,8 @@ from sim.reference import schedule_reference
 from sim.replication import run_policy
 from sim.stats import mean_ci
 
-MM_C = Staffing(hours_per_day=24.0, read_time_dist="exponential")  # 24-h pool: an M/M/c queue
+MM_C = Staffing(hours_per_day=24.0, reading_days_per_week=7,  # 24-h pool: an M/M/c queue
+                read_time_dist="exponential")
 
 
 def erlang_c_wait_hours(lam: float, mu: float, c: int) -> float:
@@ -40,7 +41,10 @@ def test_no_ai_reads_1080_a_day_with_3_readers_6h_60_per_h():
     mean, lo, hi = mean_ci(per_day)
     assert lo <= 1080.0 <= hi, (mean, lo, hi)
     backlog = np.array(r.backlog["no_ai"])
-    full_days = -np.diff(backlog)[: int(r.mean("days_to_clear")) - 1]  # leave out the last day
+    per_calendar_day = -np.diff(backlog)  # [i]: reads on calendar day i (a 5-day rota)
+    reading = np.arange(per_calendar_day.size) % 7 < 5
+    assert (per_calendar_day[~reading] == 0).all(), "nobody reads on a day off"
+    full_days = per_calendar_day[reading][: int(r.mean("days_to_clear")) - 1]  # not the last
     assert abs(full_days.mean() - 1080.0) < 0.01 * 1080.0, full_days
     assert r.metrics["utilisation"].mean > 0.999
 
@@ -66,7 +70,8 @@ def test_mmc_mean_wait_matches_erlang_c(c: int, rho: float):
 
 def test_littles_law_on_the_simpy_queue():
     """Time-average queue length sampled by a SimPy monitor = arrival rate x mean wait."""
-    staffing = Staffing(radiologists=3, hours_per_day=24.0, read_time_dist="exponential")
+    staffing = Staffing(radiologists=3, hours_per_day=24.0, reading_days_per_week=7,
+                        read_time_dist="exponential")
     scenario = inflow_only(staffing, 144.0, hours=20.0)
     d = draw_replication(Worklist(bucket=np.ones(10, np.int8)), staffing, scenario,
                          np.random.SeedSequence(5))
@@ -126,7 +131,8 @@ def test_priority_never_waits_longer_property(n, c, seed, inflow, policy):
 def test_priority_with_arrivals_and_a_pool_is_better_on_average_not_per_path():
     """Non-preemptive pools: serving one priority study sooner can leave a reader busy when the
     next one arrives, so per-study order is not guaranteed; the mean still drops sharply."""
-    staffing = Staffing(radiologists=3, hours_per_day=24.0, read_time_dist="exponential")
+    staffing = Staffing(radiologists=3, hours_per_day=24.0, reading_days_per_week=7,
+                        read_time_dist="exponential")
     scenario = Scenario(inflow_per_day=0.85 * staffing.reads_per_day, inflow_days=2.0,
                         pile_at_start=False)
     wl = synthetic_worklist(500, seed=4)

@@ -157,6 +157,7 @@ class XrayConfig(StudyConfig):
     radiologists: int = RADIOLOGISTS
     hours_per_day: float = READING_HOURS_PER_DAY
     reads_per_hour: float = READS_PER_HOUR
+    reading_days_per_week: int = 5  # the rota: reading days per 7-day week (7: every day)
     # the learning curve (xray.learning_curve): the chosen trial's settings retrained on nested
     # subsets of the training split, from scratch and from the chosen init, for this many epochs
     learning_curve_sizes: list[int] = field(default_factory=lambda: [1000, 2000, 4000])

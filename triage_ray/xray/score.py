@@ -38,7 +38,7 @@ from triage_ray.xray.results import (
 def staffing_of(cfg: XrayConfig) -> Staffing:
     return Staffing(
         radiologists=cfg.radiologists, hours_per_day=cfg.hours_per_day,
-        reads_per_hour=cfg.reads_per_hour,
+        reads_per_hour=cfg.reads_per_hour, reading_days_per_week=cfg.reading_days_per_week,
     )
 
 
