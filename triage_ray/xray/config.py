@@ -162,6 +162,8 @@ class XrayConfig(StudyConfig):
     # subsets of the training split, from scratch and from the chosen init, for this many epochs
     learning_curve_sizes: list[int] = field(default_factory=lambda: [1000, 2000, 4000])
     learning_curve_epochs: int = 3
+    # study-bootstrap replicates behind every interval in the memo (xray.uncertainty)
+    uncertainty_boot: int = 500
     # bookkeeping
     config_version: int = CONFIG_VERSION
     reports_dir: str = "reports/xray"
@@ -177,6 +179,7 @@ class XrayConfig(StudyConfig):
             op_alphas=[0.01, 0.05], op_audit_fractions=[0.05], op_aging_caps_days=[None, 7.0],
             op_uncertain_orders=["expected_wait_harm"], pretrain_studies=400, pretrain_epochs=1,
             learning_curve_sizes=[150, 300], learning_curve_epochs=1, image_sizes=[48, 64],
+            uncertainty_boot=40,
         )
         base.update(overrides)
         return cls.from_dict(base)

@@ -63,6 +63,32 @@ def pretrain_summary(pretrain: dict[str, dict[str, Any]]) -> dict[str, Any] | No
     return out
 
 
+def run_uncertainty(cfg: XrayConfig, scored: Any, pile_result: Any, truth: pd.Series | None,
+                    rows: list[Any], best: dict[str, Any], log: Log) -> dict[str, Any]:
+    """Study-bootstrap intervals of the pile's and test split's figures (`xray.uncertainty`) and
+    of every configuration's AUROC, with the paired comparison against the chosen one."""
+    from triage_ray.xray.uncertainty import PileSample, study_bootstrap, trial_intervals
+
+    wl = pile_result.worklist.sort_values("arrival_index")
+    summary = pile_result.summary
+    pile = PileSample(wl["p_calibrated"].to_numpy(), wl["p_adjusted"].to_numpy(),
+                      None if truth is None else wl["study_id"].map(truth).to_numpy().astype(bool))
+    pol = summary.policy
+    points = {
+        "pile": {k: v["mean"] for k, v in summary.simulation.to_dict()["metrics"].items()},
+        "test": {k: v["mean"] for k, v in scored.simulation_dict()["metrics"].items()},
+        "thresholds": {"t_low": pol["t_low"] if pol["feasible"] else None, "t_high": pol["t_high"]},
+        "shares": {k: v / max(1, summary.n_scored) for k, v in summary.bucket_counts.items()},
+    }
+    cert = scored.certification
+    out = study_bootstrap(cfg, cert["select"], cert["test"], pile,
+                          tuple(summary.prevalence["deploy_prior_interval"]), points=points,
+                          n_boot=cfg.uncertainty_boot, seed=cfg.seed, log=log)
+    out["configurations"] = trial_intervals([r.to_dict() for r in rows], best["trial_id"],
+                                            n_boot=cfg.uncertainty_boot, seed=cfg.seed)
+    return out
+
+
 def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = print) -> Path:
     """Run the whole study; returns the run directory."""
     from triage_ray.data.ingest import ingest_to_shards
@@ -163,6 +189,9 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
             f"{vs_truth['test']['auroc_truth']['value']:.3f} (written labels "
             f"{vs_truth['test']['auroc_written']['value']:.3f})")
     t = time.time()
+    uncertainty = run_uncertainty(deploy, scored, pile_result, truth, rows, best, log)
+    timings["uncertainty_s"] = time.time() - t
+    t = time.time()
     curve = run_learning_curve(cfg, shard_dirs[best_px], run_dir, best=best, studies=studies,
                                vocabulary=vocabulary, pretrained=weights, log=log)
     timings["learning_curve_s"] = time.time() - t
@@ -181,6 +210,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
         pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
         brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
         pretrain=pretrain_summary(pretrain), learning_curve=curve, subgroups=subgroups,
+        uncertainty=uncertainty,
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

@@ -261,6 +261,7 @@ class RunMetrics(_ToDict):
     pretrain: dict[str, Any] | None = None  # per backbone: the "pretrain" init's weights and cost
     learning_curve: dict[str, Any] | None = None  # xray.learning_curve
     subgroups: dict[str, Any] | None = None  # xray.subgroups: test-split results by view/sex/age
+    uncertainty: dict[str, Any] | None = None  # xray.uncertainty: study-bootstrap intervals
     config: str = "config.json"
 
 
@@ -273,7 +274,8 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      model_vs_truth: dict[str, Any] | None = None,
                      pretrain: dict[str, Any] | None = None,
                      learning_curve: dict[str, Any] | None = None,
-                     subgroups: dict[str, Any] | None = None) -> RunMetrics:
+                     subgroups: dict[str, Any] | None = None,
+                     uncertainty: dict[str, Any] | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -288,7 +290,7 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
         reference=reference, operating=operating, brief=brief, timings=timings,
         model_vs_truth=model_vs_truth, pretrain=pretrain, learning_curve=learning_curve,
-        subgroups=subgroups,
+        subgroups=subgroups, uncertainty=uncertainty,
     )
 
 

@@ -44,13 +44,15 @@ def staffing_of(cfg: XrayConfig) -> Staffing:
 
 def simulate_scores(
     p: np.ndarray, bucket: np.ndarray, is_abnormal: np.ndarray | None, cfg: XrayConfig,
-    *, feasible: bool, seed: int,
+    *, feasible: bool, seed: int, n_reps: int | None = None,
 ) -> SimResult:
-    """The one call every stage uses to judge a worklist (sweep, pile, memo); rows in arrival order."""
+    """The one call every stage uses to judge a worklist (sweep, pile, memo); rows in arrival order.
+    `n_reps`: replications (default `cfg.sim_reps`; the study bootstrap runs one per resample)."""
     key = uncertain_order_key(p, cfg.uncertain_order)
     worklist = Worklist(bucket=bucket, order_key=key, is_abnormal=is_abnormal)
     return simulate(
-        worklist, policy=cfg.sim_policy, staffing=staffing_of(cfg), n_reps=cfg.sim_reps,
+        worklist, policy=cfg.sim_policy, staffing=staffing_of(cfg),
+        n_reps=cfg.sim_reps if n_reps is None else n_reps,
         seed=seed, audit_fraction=cfg.audit_fraction, aging_cap_days=cfg.aging_cap_days,
         miss_bound_ok=feasible,
     )
