@@ -17,7 +17,6 @@ from sim.clock import calendar_to_work
 from sim.config import HOURS_PER_CALENDAR_DAY, READ_TIME_DISTRIBUTIONS, Staffing
 from sim.worklist import Worklist
 
-
 INFLOW_MAX_DAYS = 365.0  # inflow horizon when the backlog would never clear
 
 

@@ -43,6 +43,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.xray.brief import answer_brief
     from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pile import score_pile
+    from triage_ray.xray.pipeline import run_uncertainty
     from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout
     from triage_ray.xray.select import SELECTION_RULE, select_best
@@ -66,10 +67,15 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
             held.study_id, held.label, {s: _logits(rng, y, sep) for s, y in ys.items()})
         sc = score_heldout(h, cfg, n_boot=200, reference=reference.labels,
                            label_source=reference.label_source)
+        ckpt = run_dir / "ckpt" / f"t{i}"  # the held-out logits, as a trial's checkpoint has them
+        ckpt.mkdir(parents=True, exist_ok=True)
+        np.savez(ckpt / "heldout.npz", **{f"{s}_{k}": getattr(h, attr)[s] for s in SPLIT_SIZES
+                                          for k, attr in (("study_id", "study_id"),
+                                                          ("label", "label"), ("logit", "logit"))})
         rows.append(TrialRow(trial_id=f"t{i}", backbone=cfg.backbones[i], lr=cfg.lrs[i],
                              augment=0.25, init="scratch", status="done", error=None,
                              epochs_run=cfg.epochs, val_auroc=0.8 - 0.1 * i, train_seconds=10.0 + i,
-                             checkpoint_path=f"/ckpt/t{i}", metrics=sc.trial_metrics(),
+                             checkpoint_path=str(ckpt), metrics=sc.trial_metrics(),
                              image_size=cfg.image_size))
         scored_by_id[f"t{i}"] = (sc, h)
     best = select_best([r.to_dict() for r in rows])
@@ -90,8 +96,10 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
                       skipped=skipped, labelled=labelled)
     brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile.summary)
+    uncertainty = run_uncertainty(deploy, scored, pile, truth, rows, best, lambda *_: None)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
-                 **({"true_prevalence": float(y_pile.mean())} if pile_truth else {})}
+                 **({"true_prevalence": float(y_pile.mean()),
+                     "written_prevalence": float(y_pile.mean())} if pile_truth else {})}
     data = {"source": cfg.source, "n_studies": len(labelled),
             "splits": labelled["split"].value_counts().to_dict(),
             "abnormal_rate": float(labelled["label"].mean()),
@@ -108,7 +116,8 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
                                           "written": held.label["test"].astype(int)},
             np.arange(len(held.logit["test"])), sigmoid(logits["logit"].to_numpy()),
             y_pile if pile_truth else None) if generated else None),
-        subgroups=run_subgroups(labelled, held, scored, n_boot=100, seed=seed))
+        subgroups=run_subgroups(labelled, held, scored, n_boot=100, seed=seed),
+        uncertainty=uncertainty)
     write_metrics(run_dir, metrics)
     return run_dir
 

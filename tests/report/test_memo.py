@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from triage_ray.report.memo import MAX_PAGES, decide, stop_rule, write_memo
+from triage_ray.report.memo import JARGON, MAX_PAGES, decide, stop_rule, write_memo
+from triage_ray.report.memo_tables import MAX_SCENARIO_ROWS
 from triage_ray.report.run import RunArtifacts
+
+PAGE_ONE_ENDS = "What it must NOT be used for"  # the first heading past page 1's plain words
 
 
 def _pdf_text(path: Path) -> tuple[int, str, str]:
@@ -27,13 +30,57 @@ def memo(generated_run) -> Path:
     return write_memo(generated_run)
 
 
+def _page_one(page1: str) -> str:
+    """Page 1's plain part: everything before the rules-of-use heading."""
+    return page1.split(PAGE_ONE_ENDS)[0]
+
+
 def test_memo_has_at_most_three_pages_and_twins(memo, generated_run):
     n_pages, _, _ = _pdf_text(memo)
     assert 1 <= n_pages <= MAX_PAGES
     for twin in ("memo.md", "memo.html", "sensitivity.json"):
         assert (generated_run / twin).is_file()
-    for fig in ("reliability.png", "frontier.png", "backlog.png"):
-        assert (generated_run / "figures" / fig).stat().st_size > 5_000
+
+
+def test_page_one_has_no_statistics_jargon(memo, real_data_run):
+    """The decision page is for an operations lead: none of the word list, in either memo."""
+    for pdf in (memo, write_memo(real_data_run)):
+        _, page1, _ = _pdf_text(pdf)
+        plain = _page_one(page1)
+        assert "Decision" in plain and "Does it double" in plain and "what to do next" in plain
+        found = [w for w in JARGON if re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])",
+                                                 plain)]
+        assert found == [], f"statistics words on page 1 of {pdf}: {found}"
+
+
+def test_page_one_answers_the_brief_in_days_with_ranges(memo, generated_run):
+    """Page 1: the doubling answer, and the reordering's effect on both kinds of study, each with
+    its study-bootstrap range (formatted here, independently, from metrics.json)."""
+    m = json.loads((generated_run / "metrics.json").read_text())
+    unc, pm = m["uncertainty"]["pile"], m["pile"]["simulation"]["metrics"]
+    _, page1, _ = _pdf_text(memo)
+    plain = _page_one(page1)
+
+    def ranged(key: str, scale: float = 1 / 24, digits: int = 1, prefix: str = "") -> str:
+        v, lo, hi = pm[key]["mean"] * scale, unc[key]["ci_low"] * scale, unc[key]["ci_high"] * scale
+        return f"{prefix}{v:,.{digits}f} (range {prefix}{lo:,.{digits}f} to {prefix}{hi:,.{digits}f})"
+
+    for text in (ranged("throughput_multiplier", 1, 2, "x"), ranged("abnormal_ttr_median_hours"),
+                 ranged("abnormal_ttr_median_hours_no_ai"), ranged("abnormal_ttr_p90_hours"),
+                 ranged("normal_wait_median_hours"), ranged("normal_wait_max_hours_no_ai")):
+        assert text in plain, text
+    later = unc["abnormal_read_later_share"]
+    assert f"{100 * pm['abnormal_read_later_share']['mean']:.0f}% (range {100 * later['ci_low']:.0f}%" in plain
+    assert re.search(r"\*\*(Yes|No|Not shown)\.\*\*|(Yes|No|Not shown)\. On this", plain)
+    assert "read LATER than in arrival order" in plain
+
+
+def test_study_intervals_are_wider_than_replication_intervals(generated_run):
+    """Before: replications of reading only; after: studies resampled and cut-offs re-fitted."""
+    m = json.loads((generated_run / "metrics.json").read_text())
+    for key in ("throughput_multiplier", "abnormal_ttr_median_ratio"):
+        rep, boot = m["pile"]["simulation"]["metrics"][key], m["uncertainty"]["pile"][key]
+        assert boot["ci_high"] - boot["ci_low"] > rep["ci_high"] - rep["ci_low"], key
 
 
 def test_generated_run_says_so_on_page_one(memo):
@@ -45,27 +92,27 @@ def test_memo_numbers_are_the_runs_numbers(memo, generated_run):
     """Numbers formatted here, independently, from metrics.json must appear in the PDF text."""
     m = json.loads((generated_run / "metrics.json").read_text())
     pm = m["pile"]["simulation"]["metrics"]
-    tm = m["simulation"]["metrics"]
+    unc = m["uncertainty"]
+    sens = json.loads((generated_run / "sensitivity.json").read_text())
     _, _, text = _pdf_text(memo)
+    tl = unc["thresholds"]["t_low"]
     expected = [
-        f"{pm['throughput_multiplier']['mean']:.2f} (95% CI "
-        f"{pm['throughput_multiplier']['ci_low']:.2f}-{pm['throughput_multiplier']['ci_high']:.2f})",
+        f"x{pm['throughput_multiplier']['mean']:.2f} (range",
+        f"{sens['base']['throughput_multiplier']:.2f} ({sens['base']['throughput_multiplier_ci_low']:.2f}-",
         f"{pm['days_to_clear']['mean']:.1f}",
-        f"{tm['missed_per_1000_auto_cleared']['mean']:.1f}",
-        f"{tm['normal_wait_max_hours']['mean']:.1f}",
-        f"{tm['abnormal_ttr_median_hours']['mean']:.1f}",
         f"{1000 * m['pile']['policy']['bound']:.1f} per 1,000",
         f"{m['pile']['n_studies']:,}",
-        f"{m['pile']['policy']['t_low']:.3f}",
+        f"p = {m['pile']['policy']['t_low']:.3f} (95% CI {tl['ci_low']:.3f}-{tl['ci_high']:.3f})",
         f"{m['calibration']['after']['auroc']['value']:.3f}",
+        f"held in {100 * unc['feasible_share']:.0f}% of them",
         m["best"]["backbone"],
     ]
     missing = [e for e in expected if e not in text]
     assert missing == [], f"not in the memo: {missing}"
     md = (generated_run / "memo.md").read_text()
     html = (generated_run / "memo.html").read_text()
-    assert expected[0] in md and expected[0] in html  # the twins carry the same figures
-    assert "<img src=\"data:image/png;base64," in html and "http" not in html.split("<body>")[1]
+    assert expected[1] in md and expected[1] in html  # the twins carry the same figures
+    assert "http" not in html.split("<body>")[1]  # self-contained: no network request
 
 
 def test_sensitivity_base_row_reproduces_the_runs_pile_simulation(memo, generated_run):
@@ -74,20 +121,34 @@ def test_sensitivity_base_row_reproduces_the_runs_pile_simulation(memo, generate
     for name in ("throughput_multiplier", "days_to_clear", "days_to_clear_no_ai"):
         assert sens["base"][name] == pytest.approx(pm[name]["mean"], rel=1e-12)
     axes = {r["axis"] for r in sens["rows"]}
-    assert {"Radiologists", "Reads per hour", "Abnormal prevalence*"} <= axes
-    prev = [r for r in sens["rows"] if r["model_based_truth"]]
+    assert {"Radiologists", "Reads per hour", "Abnormal prevalence*",
+            "Reading days per week", "New studies arriving daily"} <= axes
+    prev = [r for r in sens["rows"] if r["resampled_prevalence"]]
     assert prev and all(r["missed_per_1000_auto_cleared"] is not None for r in prev)
+    # every row carries waiting times (model-based truth), and the inflow states its horizon
+    assert all(r["normal_wait_max_hours"] is not None for r in sens["rows"])
+    inflow = next(r for r in sens["rows"] if r["key"] == "inflow_per_day")
+    assert re.search(r"/day for [\d,]+ days, then none", inflow["setting"])
     # prevalence rows keep the thresholds: more abnormal studies -> more misses among auto-normal
     misses = [r["missed_per_1000_auto_cleared"] for r in sorted(prev, key=lambda r: r["value"])]
     assert misses[0] < misses[-1]
 
 
-def test_real_data_memo_has_no_generated_banner_and_marks_unknown_pile_truth(real_data_run):
+def test_scenario_table_has_at_most_eight_rows_with_waits(memo):
+    _, _, text = _pdf_text(memo)
+    section = text.split("How the conclusion moves")[1].split("Results by patient group")[0]
+    assert "longest wait" in section and "median days to report" in section
+    assert "As run:" in section
+    assert section.count("(run:") + section.count("(run est.:") <= MAX_SCENARIO_ROWS - 1
+
+
+def test_real_data_memo_has_no_generated_banner_and_says_where_waits_come_from(real_data_run):
     pdf = write_memo(real_data_run, sensitivity=False)
     n_pages, page1, text = _pdf_text(pdf)
     assert n_pages <= MAX_PAGES
     assert "GENERATED" not in page1 and "data source: nih" in page1
-    assert "n/a (pile unlabeled)" in text
+    # the real pile has no labels: the waiting times are simulated on a test-drawn pile, said so
+    assert "drawn from the" in page1 and "true status is unknown" in page1
 
 
 def _run_with(run_dir: Path, tmp: Path, edit) -> RunArtifacts:
@@ -99,24 +160,77 @@ def _run_with(run_dir: Path, tmp: Path, edit) -> RunArtifacts:
     return RunArtifacts.load(dst)
 
 
+def _robust_gain(m):
+    """The fixture's gain with a study-bootstrap interval wholly above 1 (a strong model)."""
+    tm = m["uncertainty"]["pile"]["throughput_multiplier"]
+    tm["ci_low"], tm["ci_high"] = 1.5, 2.5
+    r = m["uncertainty"]["pile"]["abnormal_ttr_median_ratio"]
+    r["ci_low"], r["ci_high"] = 0.4, 0.8
+    m["pile"]["prevalence"].update(in_validated_range=True, methods_agree=True,
+                                   untrusted_because=[])
+
+
 def test_decision_follows_the_bound_prevalence_and_gain(generated_run, tmp_path):
-    base = RunArtifacts.load(generated_run)
-    assert decide(base).proceed  # the fixture's model is good enough (see conftest)
+    base = decide(_run_with(generated_run, tmp_path / "base", _robust_gain))
+    assert base.proceed and base.alarm is None
 
     def no_bound(m):
+        _robust_gain(m)
         m["pile"]["policy"]["feasible"] = False
 
     def shifted(m):
+        _robust_gain(m)
         m["pile"]["prevalence"]["in_validated_range"] = False
 
-    def no_gain(m):
-        m["pile"]["simulation"]["metrics"]["throughput_multiplier"]["ci_low"] = 0.97
+    def disagree(m):
+        _robust_gain(m)
+        m["pile"]["prevalence"]["methods_agree"] = False
 
-    for edit, word in ((no_bound, "miss-rate bound"), (shifted, "validated range"),
-                       (no_gain, "throughput gain")):
+    def no_gain(m):
+        _robust_gain(m)
+        m["uncertainty"]["pile"]["throughput_multiplier"]["ci_low"] = 0.97
+
+    for edit, word in ((no_bound, "miss-rate guarantee"), (shifted, "checked for"),
+                       (disagree, "disagree"), (no_gain, "throughput gain")):
         d = decide(_run_with(generated_run, tmp_path / edit.__name__, edit))
-        assert not d.proceed and len(d.reasons) == 1 and word in d.reasons[0]
-        assert d.headline.startswith("Do not auto-clear")
+        assert not d.proceed and len(d.reasons) == 1 and word in d.reasons[0], d.reasons
+        if edit in (shifted, disagree):  # the alarm changes the advice: nothing is trusted
+            assert d.alarm and d.headline.startswith("Do not use the model on this pile yet")
+            assert not d.order_helps
+        else:
+            assert d.alarm is None and d.headline.startswith(("Do not clear", "Do not use"))
+
+
+def test_alarm_and_weaker_groups_reach_page_one(generated_run, tmp_path):
+    def edit(m):
+        m["pile"]["prevalence"]["methods_agree"] = False
+        m["subgroups"]["flagged"] = ["view AP"]
+
+    run = _run_with(generated_run, tmp_path, edit)
+    _, page1, _ = _pdf_text(write_memo(run.run_dir, sensitivity=False))
+    plain = _page_one(page1)
+    assert "CASE-MIX ALARM" in plain and "Someone has to investigate" in plain
+    assert "weaker than overall: view AP" in plain
+
+
+def test_one_rules_list_that_matches_the_operating_point(memo, generated_run, tmp_path):
+    """Nothing cleared: the first rule is 'never clear without a read' and no audit rule; with
+    clearing on, the audit and its stop rule are listed instead. Each rule names an owner."""
+    from triage_ray.report.memo_tables import rules
+
+    def none_cleared(m):
+        m["pile"]["policy"]["feasible"] = False
+        m["pile"]["bucket_counts"]["auto_normal"] = 0
+
+    off = rules(_run_with(generated_run, tmp_path / "off", none_cleared))
+    assert off[0][0].startswith("**Never clear a study without a read**")
+    assert not any("audit" in r[0] for r in off)
+    on = rules(RunArtifacts.load(generated_run))
+    if RunArtifacts.load(generated_run).get("pile.policy.feasible"):
+        assert "daily audit" in on[0][0] and "Stop rule" in on[0][2]
+    assert all(owner and how for _, owner, how in off + on)
+    _, _, text = _pdf_text(memo)
+    assert text.count("What it must NOT be used for") == 1  # one list, not two
 
 
 def test_stop_rule_is_the_smallest_count_unlikely_at_the_target_rate(generated_run):

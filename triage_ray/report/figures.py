@@ -77,7 +77,7 @@ def bucket_figure(counts: Mapping[str, int], path: Path, title: str = "Pile by b
 
 
 def backlog_figure(backlog: Mapping[str, Any], path: Path, policy_label: str = "with model",
-                   title: str = "Backlog over reading days") -> Path:
+                   title: str = "Backlog over calendar days") -> Path:
     """Studies not yet dispositioned at the end of each day: model policy vs reading everything."""
     for key in ("day", "policy", "no_ai"):
         if key not in backlog:
@@ -91,7 +91,8 @@ def backlog_figure(backlog: Mapping[str, Any], path: Path, policy_label: str = "
                 label="no model (FIFO)")
         ax.step(backlog["day"], backlog["policy"], where="post", color=COLORS["policy"], lw=1.6,
                 label=policy_label)
-        ax.set(xlabel="reading day", ylabel="studies waiting", title=title, ylim=(0, None))
+        ax.set(xlabel="calendar day (days off included)", ylabel="studies waiting", title=title,
+               ylim=(0, None))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=6.5, frameon=False)
         return _save(fig, path)

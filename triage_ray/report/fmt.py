@@ -50,6 +50,16 @@ def ci(m: Mapping[str, Any] | None, digits: int = 2, scale: float = 1.0) -> str:
     return text
 
 
+def cci(m: Mapping[str, Any] | None, digits: int = 2) -> str:
+    """Compact "v (lo-hi)" for table cells whose header already says "95% CI"."""
+    if m is None or not is_number(point(m)):
+        return NA
+    text = num(point(m), digits)
+    if is_number(m.get("ci_low")) and is_number(m.get("ci_high")):
+        text += f" ({_span(num(m['ci_low'], digits), num(m['ci_high'], digits))})"
+    return text
+
+
 def ci_pct(m: Mapping[str, Any] | None, digits: int = 1) -> str:
     """A proportion and its interval as percentages: "41.2% (95% CI 39.1%-44.0%)"."""
     if m is None or not is_number(point(m)):

@@ -13,7 +13,7 @@ from triage_ray.common.stats import clopper_pearson
 from triage_ray.report import brief, learning, scope, subgroups
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
 from triage_ray.report.fmt import NA, calibrated_as, ci, is_number, num, pct
-from triage_ray.report.memo import reliability, trials_table
+from triage_ray.report.memo import backlog, reliability, trials_table
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.summary import representativeness_rows
@@ -232,7 +232,7 @@ def build_model_card(run: RunArtifacts) -> Document:
         Heading("Against what the images hold", 3), _truth_table(run),
         Heading("Pretraining and the learning curve", 3), *learning.model_card_blocks(run),
         Heading("Results by subgroup", 3), subgroups.subgroup_table(run),
-        FigureRow((reliability(run),)),
+        FigureRow((reliability(run), backlog(run))),
         Heading("Triage buckets and the miss-rate bound", 3), _abstention_table(run),
         Para(brief.reference_text(run) + " " + brief.written_comparison(run)),
         Heading("Operating frontier", 3), *_frontier(run),

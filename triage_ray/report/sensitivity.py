@@ -6,9 +6,10 @@ One assumption is changed at a time (the rest as in the run) and the run's own w
 reproduces metrics.json. The result is saved as sensitivity.json beside the run's metrics, so the
 memo's assumption table is an artifact of the run like every other number.
 
-Prevalence rows need truth, which a real pile lacks: for those rows only, each study's abnormality
-is drawn from its calibrated, prior-adjusted probability (a model-based stand-in, said so in the
-table), then the pile is resampled per class to the target prevalence with thresholds unchanged.
+Waiting times and prevalence rows need truth, which a real pile lacks: every row draws each
+study's abnormality from its calibrated, prior-adjusted probability (a model-based stand-in, said
+so in the table; the same draw in every row), and prevalence rows then resample the pile per class
+to the target prevalence with thresholds unchanged.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from triage_ray.report.run import RunArtifacts
 
 SENSITIVITY_FILE = "sensitivity.json"
 METRICS = ("throughput_multiplier", "days_to_clear", "days_to_clear_no_ai",
-           "missed_per_1000_auto_cleared", "normal_wait_max_hours")
+           "missed_per_1000_auto_cleared", "abnormal_ttr_median_hours",
+           "abnormal_ttr_median_hours_no_ai", "abnormal_ttr_median_ratio",
+           "normal_wait_max_hours", "normal_wait_max_hours_no_ai")
 PREVALENCE_STEPS = (-0.2, -0.1, 0.1, 0.2)  # absolute shifts around the pile's estimated prior
 READ_RATE_FACTORS = (0.75, 1.25)  # slower / faster reading than assumed
 SLOW_READ_CV = 1.0  # coefficient of variation for "more variable read times"
 AUDIT_FACTORS = (2.0, 4.0)  # a larger audit than the operating point's
 INFLOW_SHARE = 0.5  # daily new studies as a share of nominal daily capacity
+OTHER_ROTAS = (7,)  # reading days per week besides the run's
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ def _staffing(sim_dict: dict[str, Any]):
 
     s = dict(sim_dict["staffing"])
     s.pop("read_time_cv_effective", None)
+    s.setdefault("reading_days_per_week", 7)  # runs before the rota setting read every day
     s["bucket_read_multiplier"] = tuple(s["bucket_read_multiplier"])
     return Staffing(**s)
 
@@ -85,6 +90,9 @@ def axes(run: RunArtifacts) -> list[Axis]:
     st, asm = sim_d["staffing"], sim_d["assumptions"]
     r, rph, audit = st["radiologists"], st["reads_per_hour"], asm["audit_fraction"]
     capacity = r * st["hours_per_day"] * rph
+    week = st.get("reading_days_per_week", 7)  # runs before the rota setting read every day
+    inflow = INFLOW_SHARE * capacity
+    horizon = _inflow_days(run, inflow)
     prior = run.get("pile.prevalence.used_prior")
     prevalences = [round(prior + d, 2) for d in PREVALENCE_STEPS if 0.02 <= prior + d <= 0.98]
     return [
@@ -97,13 +105,25 @@ def axes(run: RunArtifacts) -> list[Axis]:
         Axis("Audit of auto-cleared", "audit_fraction",
              [min(1.0, audit * f) for f in AUDIT_FACTORS],
              lambda v: f"{v:.0%} (run: {audit:.0%})"),
-        Axis("New studies arriving daily", "inflow_per_day", [INFLOW_SHARE * capacity],
-             lambda v: f"{v:,.0f}/day (run: {asm['inflow_per_day']:,.0f})"),
+        Axis("Reading days per week", "reading_days_per_week",
+             [k for k in OTHER_ROTAS if k != week], lambda v: f"{v} (run: {week})"),
+        Axis("New studies arriving daily", "inflow_per_day", [inflow],
+             lambda v: f"{v:,.0f}/day for {horizon:,.0f} days, then none (run: "
+                       f"{asm['inflow_per_day']:,.0f})"),
         Axis("Auto-clearing not allowed", "policy", ["prioritise"],
              lambda v: f"policy {v} (run: {sim_d['policy']})"),
         Axis("Abnormal prevalence*", "prevalence", prevalences,
              lambda v: f"{v:.0%} (run est.: {prior:.0%})"),
     ]
+
+
+def _inflow_days(run: RunArtifacts, inflow: float) -> float:
+    """How long the inflow row's new studies keep arriving (sim's default horizon, stated)."""
+    from sim.draws import Scenario
+
+    sim_d = run.get("pile.simulation")
+    return Scenario(inflow_per_day=inflow).inflow_days_for(int(sim_d["n_studies"]),
+                                                           _staffing(sim_d))
 
 
 def compute_sensitivity(run: RunArtifacts, *, n_reps: int | None = None) -> dict[str, Any]:
@@ -118,28 +138,31 @@ def compute_sensitivity(run: RunArtifacts, *, n_reps: int | None = None) -> dict
     fixed = dict(policy=sim_d["policy"], audit_fraction=asm["audit_fraction"],
                  aging_cap_days=asm["aging_cap_days"], miss_bound_ok=asm["miss_bound_ok"],
                  inflow_per_day=asm["inflow_per_day"])
-    worklist = pile_worklist(run)
+    worklist = pile_worklist(run, truth_seed=sim_d["seed"])
     base = sensitivity_table(worklist, grid={"policy": [sim_d["policy"]]}, **common,
                              **{k: v for k, v in fixed.items() if k != "policy"})[0]
     rows = []
     for axis in axes(run):
-        wl = worklist
-        if axis.key == "prevalence":
-            wl = pile_worklist(run, truth_seed=sim_d["seed"])
+        if not axis.values:
+            continue
         kw = {k: v for k, v in fixed.items() if k != axis.key}
+        if axis.key == "inflow_per_day":
+            kw["inflow_days"] = _inflow_days(run, float(axis.values[0]))  # one inflow value
         for (setting, value), row in zip(
-            axis.rows(), sensitivity_table(wl, grid={axis.key: list(axis.values)}, **common, **kw),
+            axis.rows(),
+            sensitivity_table(worklist, grid={axis.key: list(axis.values)}, **common, **kw),
             strict=True,
         ):
-            rows.append({"axis": axis.label, "setting": setting, "value": value,
-                         "model_based_truth": axis.key == "prevalence",
+            rows.append({"axis": axis.label, "key": axis.key, "setting": setting, "value": value,
+                         "model_based_truth": True, "resampled_prevalence": axis.key == "prevalence",
                          **{k: v for k, v in row.items() if k != axis.key}})
     return {
         "base": {"axis": "As run", "setting": "all assumptions as in metrics.json", **base},
         "rows": rows, "n_reps": common["n_reps"], "seed": common["seed"],
         "worklist": run.get("pile.worklist", "worklist.parquet"),
-        "note": "one assumption changed at a time; * prevalence rows draw truth from the "
-                "calibrated probabilities (model-based) and keep the run's thresholds",
+        "note": "one assumption changed at a time; waiting times use abnormal status drawn from "
+                "the calibrated probabilities (model-based) in every row; * prevalence rows "
+                "resample the pile to that share and keep the run's thresholds",
     }
 
 
