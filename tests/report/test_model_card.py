@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from triage_ray.report.memo_tables import rules
 from triage_ray.report.model_card import write_model_card
 from triage_ray.report.run import RunArtifacts
-from triage_ray.report.scope import must_not
 
 
 def test_model_card_sections_and_numbers(generated_run):
@@ -27,10 +27,10 @@ def test_model_card_sections_and_numbers(generated_run):
     tm = m["simulation"]["metrics"]["throughput_multiplier"]
     assert f"{tm['mean']:.3f} (95% CI {tm['ci_low']:.3f}-{tm['ci_high']:.3f})" in md
     assert "NOT A CLINICAL MODEL" in md and "NOT A CLINICAL MODEL" in html
-    # out-of-scope text is the memo's, word for word
-    for item in must_not(RunArtifacts.load(generated_run)):
-        assert item in md
-    assert "](figures/reliability.png)" in md
+    # out-of-scope rules are the memo's, word for word, with owner and enforcement
+    for rule, owner, how in rules(RunArtifacts.load(generated_run)):
+        assert f"| {rule} | {owner} | {how} |" in md
+    assert "](figures/reliability.png)" in md and "](figures/backlog.png)" in md
     truth = m["model_vs_truth"]["pile"]["abnormal_in_lowest_5pct"]
     assert "Against the generator's truth" in md
     assert f"truly abnormal among its lowest-scored 5% | {100 * truth['value']:.1f}%" in md

@@ -171,7 +171,7 @@ def doubling(run: RunArtifacts) -> dict[str, Any]:
         items.append("Clearing studies unread also needs the miss-rate guarantee to hold; "
                      + ("here it does." if run.get("pile.policy.feasible") else
                         "here it does not, so nothing may be cleared."))
-    return {"answer": answer, "multiplier": ranged(tm, 2, prefix="x"), "what": what,
+    return {"answer": answer, "multiplier": ranged(tm, 2), "what": what,
             "conditions": items}
 
 

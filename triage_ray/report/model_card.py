@@ -12,8 +12,9 @@ from pathlib import Path
 from triage_ray.common.stats import clopper_pearson
 from triage_ray.report import brief, learning, scope, subgroups
 from triage_ray.report.doc import Bullets, Callout, Document, FigureRow, Heading, Para, Table
-from triage_ray.report.fmt import NA, calibrated_as, ci, is_number, num, pct
+from triage_ray.report.fmt import NA, calibrated_as, ci, interval, is_number, num, pct
 from triage_ray.report.memo import backlog, reliability, trials_table
+from triage_ray.report.memo_tables import rules_table
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.summary import representativeness_rows
@@ -124,9 +125,14 @@ def _data(run: RunArtifacts) -> Bullets:
     if is_number(d.get("bayes_ceiling_auroc")):
         items.append(f"Generated data: the generator's Bayes-optimal AUROC (ceiling) is "
                      f"{num(d['bayes_ceiling_auroc'], 3)}.")
+    if is_number(pile.get("written_prevalence")):
+        items.append(f"Generated pile: its written labels call {pct(pile['written_prevalence'])} "
+                     "abnormal. That is what EM and BBSE estimate (both are fitted on written "
+                     "labels), so it is the figure to check them against.")
     if is_number(pile.get("true_prevalence")):
         items.append(f"Generated pile: true abnormal prevalence {pct(pile['true_prevalence'])} "
-                     "(hidden from the model).")
+                     "(the generator's truth, a different definition from the written labels; "
+                     "hidden from the model).")
     return Bullets(tuple(items))
 
 
@@ -208,6 +214,24 @@ def _simulation_table(run: RunArtifacts) -> Table:
                          "replications, 95% CI over replications; n/a: needs ground truth.")
 
 
+def _uncertainty_table(run: RunArtifacts) -> Table | Para:
+    """Each pile figure's replication-only interval beside its study-bootstrap interval."""
+    unc = run.get("uncertainty", None)
+    if not unc:
+        return Para("This run has no study-bootstrap intervals (it predates xray.uncertainty).")
+    pile = run.get("pile.simulation.metrics")
+    units = _units()
+    rows = tuple(
+        (f"{k}" + (f" ({units[k]})" if k in units else ""), ci(pile.get(k), 3),
+         interval(unc["pile"][k], 3))
+        for k in unc["pile"] if pile.get(k) and pile[k].get("mean") is not None)
+    return Table(("Pile figure", "Replications only (as simulated)", "Study bootstrap 95% CI"),
+                 rows, widths=(40, 32, 28),
+                 caption=f"{unc['method']}; {num(unc['n_boot'], 0)} replicates, seed "
+                         f"{unc['seed']}, resampled by {unc['resampled_by']}; the guarantee held "
+                         f"in {pct(unc['feasible_share'], 0)} of them (docs/uncertainty.md).")
+
+
 def _units() -> dict[str, str]:
     try:
         from sim import METRICS
@@ -225,7 +249,7 @@ def build_model_card(run: RunArtifacts) -> Document:
     doc.add(
         Heading("Model details"), _details(run),
         Heading("Intended use"), Bullets(tuple(scope.intended_use(run))),
-        Heading("Out-of-scope use"), Bullets(tuple(scope.must_not(run))),
+        Heading("Out-of-scope use"), rules_table(run),
         Heading("Data"), _data(run), _representativeness_table(run),
         Heading("Metrics with uncertainty"),
         Heading("Discrimination and calibration", 3), _calibration_table(run),
@@ -240,6 +264,7 @@ def build_model_card(run: RunArtifacts) -> Document:
         *brief.brief_paragraphs(run), _doubling_table(run, "doubling", "this model's score shape"),
         _doubling_table(run, "doubling_equal_variance", "equal-variance scores of the same AUROC"),
         Heading("Operational effect (simulated reading)", 3), _simulation_table(run),
+        Heading("What the intervals cover", 3), _uncertainty_table(run),
         Heading("Configurations compared", 3), trials_table(run),
         Heading("Limitations"), Bullets(tuple(scope.limitations(run))),
         Para(f"Source: {run.metrics_path} and config.json. Rebuild with "

@@ -1,12 +1,13 @@
-"""What the X-ray triage model is for and what it must not be used for, worded once.
+"""What the X-ray triage model is for, and its limitations, worded once.
 
-The memo and the model card both print these lists, so operations and the ML team read the same
-limits. The words are written here; every number in them is read from the run.
+The memo and the model card both print these, so operations and the ML team read the same
+limits; the rules of use (what it must NOT be used for, with owner and enforcement) are
+`memo_tables.rules`. The words are written here; every number in them is read from the run.
 """
 
 from __future__ import annotations
 
-from triage_ray.report.fmt import ci_pct, num, pct
+from triage_ray.report.fmt import num, pct
 from triage_ray.report.run import RunArtifacts
 
 # Published source for the label-noise caveat (no figure from it is printed: the memo prints only
@@ -46,32 +47,6 @@ def intended_use(run: RunArtifacts) -> list[str]:
         f"when the audited abnormal rate exceeds the target of {pct(alpha)}.",
         "Users: radiology operations and reporting radiologists; the model's output is a "
         "queue position, never a finding shown to a referrer or a patient.",
-    ]
-
-
-def must_not(run: RunArtifacts) -> list[str]:
-    audit = run.get("pile.simulation.assumptions.audit_fraction")
-    em = run.get("pile.prevalence.em")
-    src = run.get("data.source")
-    return [
-        "**Not a diagnosis.** It orders a reading list; it names no finding. Every study it does "
-        "not auto-clear is read and reported by a radiologist exactly as today.",
-        f"**Not autonomous reporting without audit.** The operating point includes reading a "
-        f"random {pct(audit, 0)} of auto-cleared studies; the miss-rate bound and the stop rule "
-        f"assume that audit runs every day.",
-        f"**Not outside the validated population or views.** Validated on {src} data "
-        f"({num(run.get('data.n_studies'), 0)} labelled studies); views in this pile: "
-        f"{views_seen(run)}. Lateral, paediatric, post-operative or other sites' images were "
-        f"not validated.",
-        f"**Not under prevalence shift beyond the checked range.** Thresholds were checked for an "
-        f"abnormal prevalence of {validated_range(run)}; this pile's estimate is "
-        f"{ci_pct(em)} (EM). Outside that range the miss-rate bound does not carry over.",
-        f"**Not a read against ground truth.** NIH-style labels are mined from report text and "
-        f"are noisy (radiologist re-reads found findings in images labelled 'No Finding'; "
-        f"{LABEL_NOISE_SOURCE}). The bound holds against these labels; the true miss rate can "
-        "be higher.",
-        "**Not a critical-result alert.** The priority queue is a reading order; it does not "
-        "replace urgent communication pathways. It sees pixels only, not the request or history.",
     ]
 
 
