@@ -45,6 +45,9 @@ MAX_PAGES = 3
 MEMO_FILES = ("memo.pdf", "memo.md", "memo.html")
 TEMPLATE = "memo.md.j2"
 PER_1000 = 1000.0
+# a suggested pilot length, not a result: long enough to span several weekends and a backlog
+# cycle of the simulated department; the protocol's owner sets the real one
+PILOT_WEEKS = 4
 
 # Page 1 must be readable without statistics: these words (whole words, any case for the phrases)
 # may appear only from page 2 on, where the glossary explains them.
@@ -100,12 +103,13 @@ def decide(run: RunArtifacts) -> Decision:
     reasons = []
     if not (run.get("pile.policy.feasible") and pile_sim["feasible"]):
         reasons.append(f"the miss-rate guarantee is not met: the data cannot show that at most "
-                       f"{num(PER_1000 * run.get('abstention.alpha'), 0)} in 1,000 of the "
-                       "studies it would clear unread are abnormal")
+                       f"{num(PER_1000 * run.get('pile.policy.alpha'), 1)} in 1,000 of the "
+                       "studies it would clear unread are abnormal (the target at the pile's "
+                       "operating point)")
     if alarm:
         reasons.append(f"the pile's case mix is not the one the cut-offs were checked on: {alarm}")
     if excludes(tm, 1.0) != "above":
-        reasons.append(f"the throughput gain is not shown (x{ranged(tm, 2)})")
+        reasons.append(f"the throughput gain is not shown: a factor of {ranged(tm, 2)}")
     if not reasons:
         return Decision(True, "Proceed to a supervised pilot of clearing studies without a read, "
                               "with the daily audit and the stop rule on page 2.", (), None, True)
@@ -216,10 +220,10 @@ def pilot_and_next(run: RunArtifacts, dec: Decision) -> list[str]:
                      f"are still read. Stop if {k} or more of the first {num(n, 0)} audited "
                      "studies are abnormal.")
     elif dec.order_helps:
-        items.append("A pilot of the reading order alone adds no reads. Run it for 4 weeks on "
-                     "the live worklist, tracking the days to report abnormal studies and the "
-                     "longest wait of normal ones; stop if normal studies wait longer than the "
-                     "department accepts.")
+        items.append(f"A pilot of the reading order alone adds no reads. Run it for "
+                     f"{PILOT_WEEKS} weeks on the live worklist, tracking the days to report "
+                     "abnormal studies and the longest wait of normal ones; stop if normal "
+                     "studies wait longer than the department accepts.")
     if ref["source"] != "written":
         items.append(f"The guarantee was checked against a reference set that cost "
                      f"{num(cost['reads'], 0)} extra radiologist reads "
