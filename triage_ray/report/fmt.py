@@ -37,7 +37,8 @@ def point(m: Mapping[str, Any]) -> Any:
     return m.get("value", m.get("mean"))
 
 
-def ci(m: Mapping[str, Any] | None, digits: int = 2, scale: float = 1.0) -> str:
+def ci(m: Mapping[str, Any] | None, digits: int = 2, scale: float = 1.0,
+       label: str = "95% CI ") -> str:
     """"v (95% CI lo-hi)" from a {"value"|"mean", "ci_low", "ci_high"} dict; scale e.g. 1000."""
     if m is None:
         return NA
@@ -46,18 +47,13 @@ def ci(m: Mapping[str, Any] | None, digits: int = 2, scale: float = 1.0) -> str:
         return NA
     text = num(v * scale, digits)
     if is_number(lo) and is_number(hi):
-        text += f" (95% CI {_span(num(lo * scale, digits), num(hi * scale, digits))})"
+        text += f" ({label}{_span(num(lo * scale, digits), num(hi * scale, digits))})"
     return text
 
 
 def cci(m: Mapping[str, Any] | None, digits: int = 2) -> str:
     """Compact "v (lo-hi)" for table cells whose header already says "95% CI"."""
-    if m is None or not is_number(point(m)):
-        return NA
-    text = num(point(m), digits)
-    if is_number(m.get("ci_low")) and is_number(m.get("ci_high")):
-        text += f" ({_span(num(m['ci_low'], digits), num(m['ci_high'], digits))})"
-    return text
+    return ci(m, digits, label="")
 
 
 def ci_pct(m: Mapping[str, Any] | None, digits: int = 1) -> str:
