@@ -24,7 +24,6 @@ from triage_ray.report.memo_figures import (
     days,
     excludes,
     figure,
-    has_bootstrap,
     interval_note,
     ranged,
 )
@@ -427,8 +426,7 @@ def memo_context(run: RunArtifacts, sensitivity: dict[str, Any] | None) -> dict[
         "n_skipped": num(run.get("pile.n_skipped"), 0),
         "decision": dec, "doubling": doubling(run), "reorder_summary": reorder_summary(run),
         "weaker_groups": weaker_groups(run), "next_steps": pilot_and_next(run, dec),
-        "interval_note": interval_note(run), "bootstrap": has_bootstrap(run),
-        "basis_is_pile": basis(run) == "pile",
+        "interval_note": interval_note(run),
         "has_sensitivity": sensitivity is not None,
         "evidence": [bound_text(run), choice_text(run), prevalence_text(run), shares_text(run),
                      calibration_text(run)],

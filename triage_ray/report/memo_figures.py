@@ -22,10 +22,6 @@ def basis(run: RunArtifacts) -> str:
     return "pile" if run.get("pile.truth_known") else "test"
 
 
-def has_bootstrap(run: RunArtifacts) -> bool:
-    return bool(run.get("uncertainty", None))
-
-
 def figure(run: RunArtifacts, where: str, key: str) -> dict[str, Any]:
     """{"value", "ci_low", "ci_high"}: the run's figure `key` on `where` ("pile" or "test")."""
     sim = run.get("pile.simulation" if where == "pile" else "simulation")
