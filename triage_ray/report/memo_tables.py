@@ -10,12 +10,11 @@ from typing import Any
 
 from triage_ray.report import scope
 from triage_ray.report.doc import Table
-from triage_ray.report.fmt import NA, cci, is_number, num, pct
+from triage_ray.report.fmt import cci, is_number, num, pct
 from triage_ray.report.memo_figures import basis, days, figure, ranged
 from triage_ray.report.run import RunArtifacts
 
 MAX_SCENARIO_ROWS = 8  # the run's row and the ones that change the conclusion or show it holds
-HOURS_PER_DAY = 24.0
 
 
 # ----------------------------------------------------------------------------- page 1
@@ -129,7 +128,7 @@ def _row_verdict(r: dict[str, Any]) -> str:
 
 
 def _hours_to_days(x: Any) -> str:
-    return num(x / HOURS_PER_DAY, 1) if is_number(x) else NA
+    return num(days({"value": x})["value"], 1)
 
 
 def _cells(r: dict[str, Any], base_verdict: str) -> tuple[str, ...]:

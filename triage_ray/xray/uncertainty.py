@@ -55,10 +55,10 @@ class PileSample:
     truth: np.ndarray | None = None
 
 
-def resample(rng: np.random.Generator, n: int, size: int | None = None) -> np.ndarray:
+def resample(rng: np.random.Generator, n: int) -> np.ndarray:
     """Indices of a with-replacement resample of n items, sorted: a resampled pile keeps the order
     its studies arrived in."""
-    return np.sort(rng.integers(0, n, n if size is None else size))
+    return np.sort(rng.integers(0, n, n))
 
 
 def interval(point: float | None, reps: Iterable[float], level: float = LEVEL) -> dict[str, Any]:
@@ -144,11 +144,11 @@ def paired_auroc(y: np.ndarray, scores: dict[str, np.ndarray], chosen: str, *,
     idx = [rng.integers(0, y.size, y.size) for _ in range(n_boot)]
     idx = [i for i in idx if 0 < y[i].sum() < i.size]  # both classes present
     auc = {k: np.array([roc_auc_score(y[i], s[i]) for i in idx]) for k, s in scores.items()}
+    points = {k: float(roc_auc_score(y, s)) for k, s in scores.items()}
     out = {}
-    for k, s in scores.items():
-        point = float(roc_auc_score(y, s))
-        diff = auc[k] - auc[chosen]
-        d = interval(point - float(roc_auc_score(y, scores[chosen])), diff)
+    for k in scores:
+        point = points[k]
+        d = interval(point - points[chosen], auc[k] - auc[chosen])
         out[k] = {"auroc": interval(point, auc[k]), "diff_vs_chosen": d,
                   "tied_with_chosen": k != chosen and d["ci_low"] is not None
                   and d["ci_low"] <= 0.0 <= d["ci_high"]}
