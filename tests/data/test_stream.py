@@ -9,7 +9,14 @@ from triage_ray.data.images import load_gray
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.splits import patient_split
-from triage_ray.data.stream import batch_to_images, read_shards, shard_image_size
+from triage_ray.data.stream import (
+    CorruptShardError,
+    batch_to_images,
+    named_read_errors,
+    read_shards,
+    shard_image_size,
+    unreadable_shards,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +61,30 @@ def test_batch_to_images_checks_shape():
         batch_to_images({"image": np.array([bytes(15)], dtype=object)})
     with pytest.raises(ValueError, match="differ in size"):
         batch_to_images({"image": np.array([bytes(16), bytes(9)], dtype=object)})
+
+
+def test_unreadable_shards_name_damaged_and_missing_files(shards, tmp_path):
+    import pickle
+    import shutil
+
+    out, _ = shards
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert unreadable_shards(copy) == []
+    files = sorted(copy.glob("*.parquet"))
+    files[0].write_bytes(files[0].read_bytes()[:200])  # truncated: no footer
+    files[1].unlink()  # listed by the ingest report, gone from disk
+    bad = dict(unreadable_shards(copy))
+    assert set(bad) == {str(files[0]), str(files[1])}
+    assert "missing" in bad[str(files[1])]
+
+    def failing_read():
+        yield 1
+        raise OSError("a read task failed")
+
+    with pytest.raises(CorruptShardError, match=files[0].name) as info:
+        list(named_read_errors(failing_read(), copy))
+    again = pickle.loads(pickle.dumps(info.value))  # Ray ships it from worker to driver
+    assert str(again) == str(info.value) and again.bad == info.value.bad
+    with pytest.raises(OSError, match="a read task failed"):  # intact shards: the error as it was
+        list(named_read_errors(failing_read(), out))

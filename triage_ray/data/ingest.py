@@ -25,11 +25,10 @@ import pyarrow.parquet as pq
 
 from triage_ray.data.images import DECODE_ERRORS, describe_failure, load_gray
 from triage_ray.data.report import MAX_LISTED
-from triage_ray.data.schema import SHARD_COLUMNS, SHARD_META_IMAGE_SIZE
+from triage_ray.data.schema import INGEST_REPORT, SHARD_COLUMNS, SHARD_META_IMAGE_SIZE
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "ingest_report.json"
 SHARD_SCHEMA = pa.schema([
     ("study_id", pa.string()), ("patient_id", pa.string()), ("label", pa.int8()),
     ("split", pa.string()), ("findings", pa.string()), ("image", pa.binary()),
@@ -109,7 +108,7 @@ def ingest_to_shards(studies: pd.DataFrame, out_dir: str | os.PathLike, *, image
         report.n_out += table.num_rows
     report.seconds = time.perf_counter() - t0
     assert report.n_in == report.n_out + len(report.skipped), "ingest lost rows (a bug)"
-    (out / REPORT_FILE).write_text(json.dumps(report.to_dict(), indent=2))
+    (out / INGEST_REPORT).write_text(json.dumps(report.to_dict(), indent=2))
     log.info(report.summary())
     if report.n_out == 0:
         raise ValueError(f"no image could be read; {report.summary()}")

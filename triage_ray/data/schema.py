@@ -29,6 +29,7 @@ SHARD_COLUMNS: tuple[str, ...] = (
     "image",  # binary: H*W uint8 grayscale, row-major, H == W == the shard's image_size
 )
 SHARD_META_IMAGE_SIZE = b"triage_ray.image_size"  # Parquet key-value metadata, ascii int
+INGEST_REPORT = "ingest_report.json"  # beside the shards: counts in/out/skipped and the files
 
 # Optional study-table column: the source's own patient-level split when it ships one
 # (NIH train_val_list.txt / test_list.txt -> "trainval" | "test"; "" otherwise).

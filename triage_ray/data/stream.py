@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow.parquet as pq
 
-from triage_ray.data.schema import SHARD_COLUMNS, SHARD_META_IMAGE_SIZE
+from triage_ray.data.schema import INGEST_REPORT, SHARD_COLUMNS, SHARD_META_IMAGE_SIZE
 
 if TYPE_CHECKING:
     import ray.data
@@ -49,6 +50,54 @@ def shard_splits(shard_dir: str | os.PathLike) -> dict[str, int]:
         for v in pq.read_table(f, columns=["split"]).column("split").to_pylist():
             counts[v] = counts.get(v, 0) + 1
     return counts
+
+
+def unreadable_shards(shard_dir: str | os.PathLike) -> list[tuple[str, str]]:
+    """(file, reason) for every shard the ingest wrote that is now missing or cannot be read
+    through (its footer and every row group). Slow on a large set: meant for the error path, to
+    turn a read failure deep inside Ray Data into a message that names the file."""
+    d = Path(shard_dir)
+    report = d / INGEST_REPORT
+    listed = json.loads(report.read_text()).get("shards", []) if report.is_file() else []
+    names = sorted(set(listed) | {p.name for p in d.glob("*.parquet")})
+    bad = []
+    for name in names:
+        path = d / name
+        if not path.is_file():
+            bad.append((str(path), "missing (listed by the ingest report)"))
+            continue
+        try:
+            for _ in pq.ParquetFile(path).iter_batches(batch_size=4096):
+                pass
+        except Exception as err:  # pyarrow raises several types for a damaged file
+            bad.append((str(path), f"{type(err).__name__}: {err}"))
+    return bad
+
+
+class CorruptShardError(RuntimeError):
+    """A shard went missing or was damaged after ingest: re-run the ingest."""
+
+    def __init__(self, bad: list[tuple[str, str]]):
+        listing = "; ".join(f"{f}: {why}" for f, why in bad)
+        super().__init__(f"{len(bad)} shard file(s) cannot be read: {listing}. They were readable "
+                         "when ingested; re-run the ingest (or resume the run, which re-writes its "
+                         "shards) to rebuild them")
+        self.bad = bad
+
+    def __reduce__(self):  # rebuilt from `bad` when Ray ships it from a worker to the driver
+        return type(self), (self.bad,)
+
+
+def named_read_errors(batches: Iterator, shard_dir: str | os.PathLike | None) -> Iterator:
+    """Pass `batches` through; if reading fails and a shard of `shard_dir` is now unreadable,
+    raise CorruptShardError naming it (Ray Data's own error names a task, not the file)."""
+    try:
+        yield from batches
+    except Exception as err:
+        bad = unreadable_shards(shard_dir) if shard_dir is not None else []
+        if bad:
+            raise CorruptShardError(bad) from err
+        raise
 
 
 def read_shards(shard_dir: str | os.PathLike, *, split: str | None = None) -> ray.data.Dataset:

@@ -71,9 +71,9 @@ def build_trainer(
     }
     return TorchTrainer(
         train_loop_per_worker,
-        train_loop_config=train_loop_config(cfg, params, vocabulary,
-                                            shard_splits(shard_dir).get("train", 0),
-                                            pretrained),
+        train_loop_config={**train_loop_config(cfg, params, vocabulary,
+                                               shard_splits(shard_dir).get("train", 0),
+                                               pretrained), "shard_dir": str(shard_dir)},
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.num_workers,
             use_gpu=cfg.use_gpu,

@@ -7,14 +7,19 @@ curves and a scheduler (ASHA) can stop weak trials early. After the last epoch r
 `heldout` in one pass and writes the abnormal logits per split into the final checkpoint
 (`heldout.npz`): calibration and threshold selection never see training data, and the held-out
 images are read once, not once per epoch.
+
+A worker lost mid-run (`FailureConfig`) or a restored sweep resumes from the last checkpoint; each
+resume is logged and appended to the checkpoint's `restarts`, beside the per-epoch `history`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +33,29 @@ from triage_ray.train.supervision import Supervision
 MODEL_FILE = "model.pt"
 META_FILE = "meta.json"
 PREDICT_BATCH = 256
+logger = logging.getLogger(__name__)
 
 
-def _images(shard, columns: dict[str, list[np.ndarray]]) -> Iterator[torch.Tensor]:
+def _images(shard, columns: dict[str, list[np.ndarray]],
+            shard_dir: str | None = None) -> Iterator[torch.Tensor]:
     """[0, 1] image batches of a (non-split) shard, collecting their id columns on the way."""
+    from triage_ray.data.stream import named_read_errors
     from triage_ray.train.tensors import images_to_unit
 
-    for batch in shard.iter_batches(batch_size=PREDICT_BATCH, batch_format="numpy"):
+    batches = shard.iter_batches(batch_size=PREDICT_BATCH, batch_format="numpy")
+    for batch in named_read_errors(batches, shard_dir):
         for k in columns:
             columns[k].append(batch[k])
         yield images_to_unit(batch)
 
 
-def _predict(model, shard, mean: float, std: float) -> dict[str, np.ndarray]:
+def _predict(model, shard, mean: float, std: float,
+             shard_dir: str | None = None) -> dict[str, np.ndarray]:
     """study_id, label, split and the abnormal logit (output 0) for every row of `shard`."""
     from triage_ray.train.steps import predict
 
     cols: dict[str, list[np.ndarray]] = {"study_id": [], "label": [], "split": []}
-    logit = predict(model, _images(shard, cols), mean=mean, std=std)[:, 0]
+    logit = predict(model, _images(shard, cols, shard_dir), mean=mean, std=std)[:, 0]
     flat = {k: np.concatenate(v) for k, v in cols.items()}
     return {"study_id": flat["study_id"].astype(str), "label": flat["label"].astype(np.int8),
             "split": flat["split"].astype(str), "logit": logit}
@@ -56,12 +66,15 @@ def _by_split(pred: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             for k in ("study_id", "label", "logit")}
 
 
-def _train_batches(shard, sup: Supervision, batch_size: int,
-                   seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _train_batches(shard, sup: Supervision, batch_size: int, seed: int,
+                   shard_dir: str | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled training batches; a shard damaged since ingest fails naming its file."""
+    from triage_ray.data.stream import named_read_errors
     from triage_ray.train.tensors import images_to_unit
 
-    for batch in shard.iter_batches(batch_size=batch_size, batch_format="numpy",
-                                    local_shuffle_buffer_size=2048, local_shuffle_seed=seed):
+    batches = shard.iter_batches(batch_size=batch_size, batch_format="numpy",
+                                 local_shuffle_buffer_size=2048, local_shuffle_seed=seed)
+    for batch in named_read_errors(batches, shard_dir):
         y = sup.targets(batch["label"], batch["findings"])  # (B, K)
         yield images_to_unit(batch), torch.from_numpy(y)  # (B, 1, H, W), (B, K)
 
@@ -74,6 +87,12 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int,
     (path / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
+def resumed_record(epoch: int) -> dict[str, Any]:
+    """What a resume leaves in the training log: the checkpoint's epoch and when (UTC)."""
+    return {"resumed_after_epoch": int(epoch),
+            "at": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
 def probing(cfg: dict[str, Any], epoch: int) -> bool:
     """Whether `epoch` is a linear-probe epoch (finetune "probe_then_full" from pretrained weights)."""
     return (cfg.get("finetune") == "probe_then_full" and bool(cfg["pretrained"])
@@ -83,7 +102,8 @@ def probing(cfg: dict[str, Any], epoch: int) -> bool:
 def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     """cfg keys: backbone, lr, weight_decay, epochs, batch_size, pretrained, weights_file, seed,
     torch_threads, supervision, findings (the finding vocabulary), augment, schedule,
-    steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs."""
+    steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs, shard_dir
+    (optional: where the datasets' shards live, to name a damaged one in the error)."""
     import ray.train
     import ray.train.torch
 
@@ -106,15 +126,20 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
         schedule=cfg.get("schedule", "cosine"), steps_per_epoch=cfg.get("steps_per_epoch"))
     start_epoch = 0
     history: list[dict[str, Any]] = []  # every epoch's report, kept in each checkpoint's meta
+    restarts: list[dict[str, Any]] = []  # every resume from a checkpoint, kept likewise
     checkpoint = ray.train.get_checkpoint()
     if checkpoint:  # resume after a failure or a restored sweep
         with checkpoint.as_directory() as d:
             state = torch.load(Path(d) / MODEL_FILE, weights_only=True)
-            history = json.loads((Path(d) / META_FILE).read_text()).get("history", [])
+            saved = json.loads((Path(d) / META_FILE).read_text())
+        history, restarts = saved.get("history", []), saved.get("restarts", [])
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.scheduler.load_state_dict(state["scheduler"])
         start_epoch = state["epoch"] + 1
+        restarts.append(resumed_record(state["epoch"]))
+        logger.warning("resuming training from the checkpoint of epoch %d (resume %d of this run)",
+                       state["epoch"], len(restarts))
 
     ctx = ray.train.get_context()
     train_shard = ray.train.get_dataset_shard("train")
@@ -129,7 +154,8 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
         # per (seed, epoch, rank): a resumed epoch draws the same jitter it would have drawn
         generator.manual_seed((cfg["seed"] * 1000 + epoch) * 1000 + ctx.get_world_rank())
         loss, n = train_epoch(
-            model, _train_batches(train_shard, sup, cfg["batch_size"], cfg["seed"] + epoch),
+            model, _train_batches(train_shard, sup, cfg["batch_size"], cfg["seed"] + epoch,
+                                  cfg.get("shard_dir")),
             optimizer, sup, mean=mean, std=std, augment=cfg["augment"], generator=generator,
             schedule=schedule, head_only=probing(cfg, epoch))
         schedule.after_epoch()
@@ -139,13 +165,14 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             ray.train.report(metrics)
             continue
         net = model.module if hasattr(model, "module") else model
-        val = _predict(net, ray.train.get_dataset_shard("val"), mean, std)
+        val = _predict(net, ray.train.get_dataset_shard("val"), mean, std, cfg.get("shard_dir"))
         metrics.update(validation_metrics(val["logit"], val["label"]))
         history.append(metrics)
         with tempfile.TemporaryDirectory() as tmp:
             _save_checkpoint(Path(tmp), net, optimizer, schedule.scheduler, epoch,
-                             {**meta, "history": history})
+                             {**meta, "history": history, "restarts": restarts})
             if epoch == epochs - 1:
-                held = _predict(net, ray.train.get_dataset_shard("heldout"), mean, std)
+                held = _predict(net, ray.train.get_dataset_shard("heldout"), mean, std,
+                                cfg.get("shard_dir"))
                 np.savez(Path(tmp) / HELDOUT_FILE, **_by_split(held))
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
