@@ -8,8 +8,8 @@ project's TorchTrainer (`build_trainer`, epochs=1), and pile-style batch inferen
 (`predict_logits(read_shards(dir), <the training's checkpoint>)`). A background thread polls RSS
 (psutil) every --interval seconds: the driver's own, the sum over Ray worker processes (descendants
 of the driver whose command line starts with "ray::"), and the largest single worker. Ray's own
-daemons (raylet, GCS, ...) are recorded apart. Generation is measured but not counted: it makes the
-input, it is not what the pipeline runs at scale.
+daemons (raylet, GCS, the dashboard and runtime-env agents) are recorded apart. Generation is
+measured but not counted: it makes the input, it is not what the pipeline runs at scale.
 
 RSS counts shared pages (libraries, object-store pages a worker maps) in every process that maps
 them, so the worker sum over-counts what the machine uses; the figure compared is the same kind at
@@ -44,6 +44,7 @@ OUT = Path(__file__).parents[1] / "reports" / "benchmarks" / "memory_scaling.jso
 TARGET_RATIO = 1.3
 COUNTED = ("ingest", "train", "predict")  # the stages whose peaks are compared across sizes
 MB = 2**20
+AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")  # "ray::" titles, but Ray's daemons
 
 
 def load_psutil():
@@ -91,7 +92,7 @@ class RssPoller(threading.Thread):
                 cmd, mem = p.cmdline(), p.memory_info()
             except (ps.NoSuchProcess, ps.AccessDenied, ps.ZombieProcess):
                 continue
-            if cmd and cmd[0].startswith("ray::"):
+            if cmd and cmd[0].startswith("ray::") and not cmd[0].startswith(AGENTS):
                 now["workers_sum"] += mem.rss
                 now["workers_private_sum"] += mem.rss - mem.shared
                 now["n_workers"] += 1
@@ -210,6 +211,8 @@ def plot(curve: list[dict[str, Any]], path: Path) -> str | None:
                        ("worker_max_mb", "largest worker")):
         ax.plot(sizes, [row[key] for row in curve], marker="o", label=label)
     ax.set_xscale("log")
+    ax.set_xticks(sizes, [label(n) for n in sizes])
+    ax.minorticks_off()
     ax.set_xlabel("studies")
     ax.set_ylabel("peak RSS (MB)")
     ax.set_ylim(bottom=0)

@@ -92,7 +92,6 @@ def run_uncertainty(cfg: XrayConfig, scored: Any, pile_result: Any, truth: pd.Se
 def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = print) -> Path:
     """Run the whole study; returns the run directory."""
     from triage_ray.data.ingest import ingest_to_shards
-    from triage_ray.data.stream import read_shards
     from triage_ray.report.build import write_reports
     from triage_ray.report.summary import write_summary
     from triage_ray.train.heldout import HeldOutLogits
@@ -100,7 +99,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.xray.learning_curve import run_learning_curve
     from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pile import score_pile
-    from triage_ray.xray.predict import predict_logits
+    from triage_ray.xray.predict import score_shards
     from triage_ray.xray.pretrain import pretrain_backbones
     from triage_ray.xray.reference import build_reference
     from triage_ray.xray.results import assemble_metrics, write_metrics
@@ -177,8 +176,9 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     pile, truth, pile_info = load_pile(cfg, log)
     pile_shards = run_dir / "shards" / "pile"
     ingest = ingest_to_shards(pile, pile_shards, image_size=best_px, overwrite=resuming)
-    logits = predict_logits(read_shards(pile_shards), best["checkpoint_path"],
-                            torch_threads=cfg.torch_threads)
+    # committed in chunks: a run killed while scoring resumes (--resume) with what was scored
+    logits = score_shards(pile_shards, best["checkpoint_path"], run_dir / "pile_logits",
+                          torch_threads=cfg.torch_threads, log=log)
     pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
                              skipped=ingest.skipped, labelled=studies)
     timings["pile_s"] = time.time() - t

@@ -1,4 +1,10 @@
-"""Ray Data batch inference: logits for every study of an ingested shard set, each exactly once."""
+"""Ray Data batch inference: logits for every study of an ingested shard set, each exactly once.
+
+`score_shards` is the resumable form the pipeline uses: logits are committed in chunks as they
+arrive (`xray.chunks`), and a re-run after a kill scores only the studies no chunk holds.
+
+    python -m triage_ray.xray.predict --shards DIR --checkpoint DIR --out DIR   # a pile, resumable
+"""
 
 from __future__ import annotations
 
@@ -42,12 +48,96 @@ def predict_logits(
     concurrency: int = 1, torch_threads: int | None = None,
 ) -> pd.DataFrame:
     """study_id, logit for every row of `ds` (a Ray Dataset of shard rows)."""
+    return _logit_dataset(ds, checkpoint_dir, batch_size=batch_size, num_cpus=num_cpus,
+                          concurrency=concurrency, torch_threads=torch_threads).to_pandas()
+
+
+def _logit_dataset(ds, checkpoint_dir: str | Path, *, batch_size: int = 256, num_cpus: float = 1.0,
+                   concurrency: int = 1, torch_threads: int | None = None):
+    """`ds` mapped to (study_id, logit) by LogitPredictor actors (one model load per actor)."""
     import ray.data
 
-    out = ds.map_batches(
+    return ds.map_batches(
         LogitPredictor,
         fn_constructor_kwargs={"checkpoint_dir": str(checkpoint_dir), "torch_threads": torch_threads},
         batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus,
-        compute=ray.data.ActorPoolStrategy(size=concurrency),  # one model load per actor
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
-    return out.to_pandas()
+
+
+def shard_study_ids(shard_dir: str | Path) -> list[str]:
+    """Every study id in the shard set (reads only that column)."""
+    import pyarrow.parquet as pq
+
+    from triage_ray.data.stream import shard_files
+
+    return [sid for f in shard_files(shard_dir)
+            for sid in pq.read_table(f, columns=["study_id"]).column("study_id").to_pylist()]
+
+
+def score_shards(
+    shard_dir: str | Path, checkpoint_dir: str | Path, chunk_dir: str | Path, *,
+    chunk_rows: int = 4096, batch_size: int = 256, concurrency: int = 1,
+    torch_threads: int | None = None, log=print,
+) -> pd.DataFrame:
+    """study_id, logit for every study of `shard_dir`, committed to `chunk_dir` as it goes.
+
+    Studies already in a committed chunk of the same model and pile are not scored again, so a
+    run killed part-way resumes; the result holds each study exactly once (checked)."""
+    from ray.data.expressions import col
+
+    from triage_ray.data.stream import named_read_errors, read_shards
+    from triage_ray.xray.chunks import LogitChunks, pile_fingerprint
+
+    ids = shard_study_ids(shard_dir)
+    identity = {"checkpoint": str(Path(checkpoint_dir).resolve()), "n_studies": len(ids),
+                "pile": pile_fingerprint(ids)}
+    store = LogitChunks.open(chunk_dir, identity, log=log)
+    done = set(store.committed()["study_id"])
+    todo = [sid for sid in ids if sid not in done]
+    log(f"pile scoring: {len(ids):,} studies, {len(done):,} already committed in "
+        f"{len(store.files())} chunk(s), {len(todo):,} to score")
+    if todo:
+        ds = read_shards(shard_dir)
+        if done:
+            ds = ds.filter(expr=col("study_id").is_in(todo))
+        scored = _logit_dataset(ds, checkpoint_dir, batch_size=batch_size, concurrency=concurrency,
+                                torch_threads=torch_threads)
+        n = len(done)
+        for batch in named_read_errors(
+                scored.iter_batches(batch_size=chunk_rows, batch_format="pandas"), shard_dir):
+            store.commit(batch[["study_id", "logit"]])
+            n += len(batch)
+            log(f"pile scoring: {n:,}/{len(ids):,} studies committed")
+    rows = store.committed()
+    missing = set(ids) - set(rows["study_id"])
+    if missing or len(rows) != len(ids):
+        raise RuntimeError(f"pile scoring: {len(ids)} studies in, {len(rows)} scored; "
+                           f"{len(missing)} missing, e.g. {sorted(missing)[:3]}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Score a shard set with a checkpoint; re-running the same command resumes."""
+    import argparse
+
+    from triage_ray.common.ray_session import add_address_argument, start_ray
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--shards", required=True, help="an ingested shard folder")
+    ap.add_argument("--checkpoint", required=True, help="a trial's checkpoint folder")
+    ap.add_argument("--out", required=True, help="folder for the committed chunks and logits.parquet")
+    ap.add_argument("--chunk-rows", type=int, default=4096)
+    ap.add_argument("--torch-threads", type=int)
+    add_address_argument(ap)
+    args = ap.parse_args(argv)
+    start_ray(args.address, None, {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"})
+    out = Path(args.out)
+    rows = score_shards(args.shards, args.checkpoint, out / "chunks", chunk_rows=args.chunk_rows,
+                        torch_threads=args.torch_threads)
+    rows.to_parquet(out / "logits.parquet", index=False)
+    print(f"{len(rows):,} studies scored: {out / 'logits.parquet'}")
+
+
+if __name__ == "__main__":
+    main()
