@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo smoke test lint browser clean-reports ray-head ray-stop
+.PHONY: setup demo smoke test lint browser clean-reports ray-head ray-worker ray-stop
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ smoke: setup
 # Extra `ray start` flags: make ray-head RAY_HEAD_ARGS="--num-cpus=4 --block"
 ray-head: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ray start --head $(RAY_HEAD_ARGS)
+
+# Another node joins the head (on its machine, from the same checkout): make ray-worker RAY_HEAD=<head-ip>:6379
+ray-worker: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ray start --address=$(RAY_HEAD) $(RAY_WORKER_ARGS)
 
 ray-stop:
 	$(BIN)/ray stop

@@ -207,9 +207,9 @@ def plot(curve: list[dict[str, Any]], path: Path) -> str | None:
         return None
     sizes = [row["n_studies"] for row in curve]
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for key, label in (("driver_mb", "driver"), ("workers_sum_mb", "Ray workers (sum)"),
-                       ("worker_max_mb", "largest worker")):
-        ax.plot(sizes, [row[key] for row in curve], marker="o", label=label)
+    for key, name in (("driver_mb", "driver"), ("workers_sum_mb", "Ray workers (sum)"),
+                      ("worker_max_mb", "largest worker")):
+        ax.plot(sizes, [row[key] for row in curve], marker="o", label=name)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [label(n) for n in sizes])
     ax.minorticks_off()

@@ -12,8 +12,8 @@ beside it. Everything else is the same config (`cpus_per_trial`, `cpus_per_worke
 as XrayConfig sets them, recorded in the JSON). Optuna proposes trials from the results it has
 seen, and with 2 running it has seen fewer, and ASHA may stop trials at other points; so the trials
 and their epochs are reported per level, and a speed-up per trial-epoch beside the plain one.
-Generated data and pretrained weights are cached under data/ and shared: the first level may pay
-for them, which shows in its total wall time, not in sweep_s.
+Generated data and pretrained weights are cached under data/ (or TRIAGE_RAY_DATA_DIR) and shared:
+the first level may pay for them, which shows in its total wall time, not in sweep_s.
 
 Speed-up = sweep_s(1) / sweep_s(2). Writes reports/benchmarks/sweep_scaling.json; prints the
 speed-up last.
@@ -44,6 +44,7 @@ SMOKE_SETS = ["n_trials=2", "learning_curve_sizes=[]"]  # fewer trials; skip a s
 RECORDED = ("n_trials", "search", "epochs", "backbones", "image_sizes", "cpus_per_trial",
             "cpus_per_worker", "num_workers", "torch_threads", "max_concurrent_trials", "n_studies")
 LOG_TAIL = 40
+SEARCHED = ("backbone", "image_size", "lr", "augment", "init")  # what a trial's row says it tried
 
 
 def sweep_command(n: int, reports_dir: Path, sets: Sequence[str]) -> list[str]:
@@ -85,8 +86,17 @@ def trial_summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
     return {"n": len(trials), "by_status": statuses,
             "trial_epochs": sum(int(t.get("epochs_run") or 0) for t in trials),
             "train_seconds": sum(float(t.get("train_seconds") or 0.0) for t in trials),
-            "each": [{k: t.get(k) for k in ("trial_id", "backbone", "image_size", "status",
-                                           "epochs_run", "train_seconds")} for t in trials]}
+            "each": [{k: t.get(k) for k in ("trial_id", *SEARCHED, "status", "epochs_run",
+                                           "train_seconds")} for t in trials]}
+
+
+def same_trials(runs: list[dict[str, Any]]) -> bool:
+    """Whether every level tried the same configurations (Optuna need not propose the same ones
+    when it sees fewer finished trials)."""
+    def configs(run: dict[str, Any]) -> list[tuple]:
+        return sorted(tuple(str(t.get(k)) for k in SEARCHED) for t in run["trials"]["each"])
+
+    return all(configs(r) == configs(runs[0]) for r in runs[1:])
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -116,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out["speedup_total_wall"] = first["wall_s"] / last["wall_s"]
     per_epoch = [r["sweep_s"] / max(r["trials"]["trial_epochs"], 1) for r in runs]
     out["speedup_per_trial_epoch"] = per_epoch[0] / per_epoch[-1]
+    out["same_trial_configs"] = same_trials(runs)
     out["load_avg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
@@ -131,7 +142,8 @@ def report(out: dict[str, Any], path: Path) -> None:
               f"{r['wall_s']:.0f} s; {t['n']} trials {t['by_status']}, {t['trial_epochs']} "
               f"trial-epochs, {t['train_seconds']:.0f} s of training summed")
     print(f"speed-up per trial-epoch {out['speedup_per_trial_epoch']:.2f}x; whole run "
-          f"{out['speedup_total_wall']:.2f}x")
+          f"{out['speedup_total_wall']:.2f}x; same trial configurations at every level: "
+          f"{out['same_trial_configs']}")
     print(f"wrote {path}")
     levels = out["levels"]
     print(f"sweep wall time, {levels[0]} vs {levels[-1]} concurrent trials: "

@@ -152,3 +152,13 @@ def test_an_unrepresentative_official_test_list_is_honoured_and_shown():
     rep = split_representativeness(df)
     assert "ap_share" in rep["splits"]["test"]["flagged"] and not rep["passed"]
     assert rep["splits"]["train"]["passed"] and rep["splits"]["calib"]["passed"]
+
+
+def test_split_does_not_depend_on_the_order_of_the_split_names(gen_tree):
+    """A resumed run reloads its config with sorted keys: it must split as the original did."""
+    df = load_nih(gen_tree.root)
+    shares = {"train": 0.5, "calib": 0.1, "select": 0.3, "test": 0.1}
+    reordered = dict(sorted(shares.items()))
+    assert list(reordered) != list(shares)
+    split = patient_split(df, shares, seed=0)
+    assert split.nunique() == 4 and split.equals(patient_split(df, reordered, seed=0))

@@ -104,6 +104,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     torch_threads, supervision, findings (the finding vocabulary), augment, schedule,
     steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs, shard_dir
     (optional: where the datasets' shards live, to name a damaged one in the error)."""
+    import ray
     import ray.train
     import ray.train.torch
 
@@ -160,7 +161,8 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             schedule=schedule, head_only=probing(cfg, epoch))
         schedule.after_epoch()
         metrics: dict[str, Any] = {**epoch_counters(epoch, epochs), "train_loss": loss, "n_train": n,
-                                   "head_only": int(probing(cfg, epoch))}
+                                   "head_only": int(probing(cfg, epoch)),
+                                   "node_id": ray.get_runtime_context().get_node_id()}
         if ctx.get_world_rank() != 0:
             ray.train.report(metrics)
             continue

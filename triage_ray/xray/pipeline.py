@@ -47,6 +47,26 @@ def labelled_shard_dirs(cfg: XrayConfig, run_dir: Path) -> dict[int, Path]:
             for px in cfg.input_sizes()}
 
 
+def check_resumed_splits(studies: pd.DataFrame, shard_dir: Path) -> None:
+    """A resumed run must split the data as the run it resumes did: its finished trials were
+    trained and scored on those splits. Compares with the shards the first run wrote."""
+    import pyarrow.parquet as pq
+
+    from triage_ray.data.stream import shard_files
+
+    if not shard_dir.is_dir() or not list(shard_dir.glob("*.parquet")):
+        return
+    table = pd.concat([pq.read_table(f, columns=["study_id", "split"]).to_pandas()
+                       for f in shard_files(shard_dir)])
+    before = table.set_index("study_id")["split"]
+    now = studies.set_index(studies["study_id"].astype(str))["split"].reindex(before.index)
+    moved = int((now != before).sum())
+    if moved or len(before) != len(studies):
+        raise RuntimeError(f"resume: {moved} of {len(before)} studies would change split (and "
+                           f"{len(studies)} studies now vs {len(before)} then); the run's finished "
+                           "trials used the old splits, so it cannot be resumed consistently")
+
+
 def pretrain_summary(pretrain: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """What metrics.json keeps of the pretrain stage: per backbone its weights, whether this run
     made them, their corpus, method, cost and final validation AUROC (from their card)."""
@@ -123,6 +143,8 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     studies, data_info = prepare_labelled(cfg, log)
     resuming = resume_dir is not None  # shards are re-written identically (deterministic inputs)
     shard_dirs = labelled_shard_dirs(cfg, run_dir)
+    if resuming:
+        check_resumed_splits(studies, shard_dirs[cfg.image_size])
     for px, d in shard_dirs.items():  # one shard set per searched input size
         report = ingest_to_shards(studies, d, image_size=px, overwrite=resuming).to_dict()
         if px == cfg.image_size:

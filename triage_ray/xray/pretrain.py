@@ -7,7 +7,7 @@ the network learns every written finding (per-finding supervision) through the s
 worker the sweep uses. The weights file holds the backbone's state dict: `create_backbone(...,
 pretrained=True, weights_file=...)` loads it (timm drops the classifier, whose size differs).
 
-Outputs are cached by their parameters under data/pretrained/<backbone>-<hash>/ (weights.pth,
+Outputs are cached by their parameters under data/pretrained/<backbone>-<hash>/ (`common.paths`) (weights.pth,
 card.json, card.md), like the generated trees: a second call with the same parameters returns at once.
 """
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from triage_ray.common.paths import data_dir
 from triage_ray.common.study_config import StudyConfig, check_choice
 from triage_ray.xray.config import XrayConfig
 
@@ -47,7 +48,7 @@ class PretrainConfig(StudyConfig):
     supervision: str = "multilabel"
     augment: float = 0.3
     torch_threads: int | None = None
-    out_root: str = "data/pretrained"
+    out_root: str | None = None  # None: data_dir("pretrained") (TRIAGE_RAY_DATA_DIR or ./data)
     # METHODS: "supervised" (per-finding labels of the source corpus) or "simclr" (self-supervised
     # on the unlabeled pile: see `simclr`; no label read)
     method: str = "supervised"
@@ -84,7 +85,8 @@ class PretrainConfig(StudyConfig):
         return f"{self.backbone}-{digest}"
 
     def out_dir(self) -> Path:
-        return Path(self.out_root).resolve() / self.key()
+        root = Path(self.out_root).resolve() if self.out_root else data_dir("pretrained")
+        return root / self.key()
 
 
 def cached(cfg: PretrainConfig) -> Path | None:
@@ -149,7 +151,7 @@ def _corpus(cfg: PretrainConfig, log) -> tuple[Any, dict[str, Any]]:
         studies = load_nih(root, labels=False)
         return studies, {"root": str(root), "generated": True, "labels_read": False,
                          "written_abnormal_rate": None, "true_abnormal_rate": gen.true_abnormal_rate}
-    root = Path("data/generated").resolve() / (
+    root = data_dir("generated") / (
         f"pretrain-n{cfg.n_studies}-px{cfg.image_size}-d{cfg.difficulty}-p{cfg.prevalence}-s{cfg.seed}")
     gen = generate_nih_tree(root, cfg.n_studies, image_size=cfg.image_size, seed=cfg.seed,
                             prevalence=cfg.prevalence, difficulty=cfg.difficulty, ceiling_sample=0)

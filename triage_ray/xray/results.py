@@ -189,6 +189,8 @@ class TrialRow:
     checkpoint_path: str | None
     metrics: TrialMetrics | None  # None unless the trial was scored
     image_size: int | None = None  # input px (the search's resolution axis)
+    trial_node_id: str | None = None  # the Ray node its trial driver ran on
+    train_node_id: str | None = None  # the Ray node its (rank 0) Train worker ran on
 
     @classmethod
     def from_tune(cls, result) -> TrialRow:
@@ -205,7 +207,8 @@ class TrialRow:
             val_auroc=m.get("val_auroc"), train_seconds=m.get("time_total_s"),
             checkpoint_path=m.get("checkpoint_path"),
             metrics=TrialMetrics(**{k: m[k] for k in TrialMetrics.names()}) if scored else None,
-            image_size=cfg.get("image_size"),
+            image_size=cfg.get("image_size"), trial_node_id=m.get("trial_node_id"),
+            train_node_id=m.get("train_node_id") or m.get("node_id"),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from triage_ray.common.paths import data_dir
 from triage_ray.data.chexpert import PATHOLOGIES as CHEXPERT_PATHOLOGIES
 from triage_ray.data.chexpert import SUPPORT_DEVICES as CHEXPERT_SUPPORT_DEVICES
 from triage_ray.data.representativeness import add_nih_demographics
@@ -124,7 +125,7 @@ def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
 def generated_root(cfg: XrayConfig, kind: str, n: int, prevalence: float | None, seed: int) -> Path:
     """Generated trees are cached by their parameters under data/generated/ (reused by reruns)."""
     tag = f"{kind}-n{n}-px{cfg.source_image_size}-d{cfg.difficulty}-p{prevalence}-s{seed}"
-    return Path("data/generated").resolve() / tag
+    return data_dir("generated") / tag
 
 
 def generate_tree(root: Path, n: int, prevalence: float | None, seed: int, cfg: XrayConfig, log: Log):

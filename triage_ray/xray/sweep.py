@@ -32,6 +32,7 @@ def xray_trial(
     Per-epoch metrics reach Tune through the trainer's callback (a scheduler may stop the trial
     there); the final report adds the operational score and the last epoch's validation figures,
     without the epoch counter, so a scheduler never judges the final report as another epoch."""
+    import ray
     import ray.tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -42,8 +43,12 @@ def xray_trial(
     cfg = XrayConfig.from_dict(cfg_dict)
     ctx = ray.tune.get_context()
     trial_id = ctx.get_trial_id()
-    # the resolved config beside each trial's params.json (Tune's table shows only what is swept)
-    cfg.save(Path(ctx.get_trial_dir()) / "xray_config.json")
+    # The resolved config beside each trial's params.json (Tune's table shows only what is swept),
+    # written to the experiment's storage: get_trial_dir() is a node-local staging folder on a
+    # worker node (measured on a two-node cluster: missing there, and never synced back).
+    trial_store = Path(train_storage).parent / TUNE_DIR_NAME / Path(ctx.get_trial_dir()).name
+    trial_store.mkdir(parents=True, exist_ok=True)
+    cfg.save(trial_store / "xray_config.json")
     shard_dir = shard_dirs[int(config.get("image_size") or cfg.image_size)]  # the trial's size
     trainer = build_trainer(
         cfg, config, shard_dir, vocabulary=vocabulary,
@@ -59,6 +64,8 @@ def xray_trial(
         **scored.trial_metrics().to_dict(), "final": 1, "checkpoint_path": result.checkpoint.path,
         "val_auroc": last.get("val_auroc"), "val_loss": last.get("val_loss"),
         "epochs_run": last.get(EPOCH_KEY),
+        # where it ran: this trial's driver and its (rank 0) Train worker, by Ray node id
+        "trial_node_id": ray.get_runtime_context().get_node_id(), "train_node_id": last.get("node_id"),
     })
 
 
