@@ -4,10 +4,11 @@ Why: the pipeline streams shards through Ray Data so that memory does not grow w
 studies; a stage that collects rows in one process (driver or worker) breaks that at scale. For each
 size, a fresh Python process (so no peak carries over) generates that many studies, then runs the
 measured stages on them: ingest to shards (`ingest_to_shards`), one training epoch through the
-project's TorchTrainer (`build_trainer`, epochs=1), and pile-style batch inference over every shard
-(`predict_logits(read_shards(dir), <the training's checkpoint>)`). A background thread polls RSS
-(psutil) every --interval seconds: the driver's own, the sum over Ray worker processes (descendants
-of the driver whose command line starts with "ray::"), and the largest single worker. Ray's own
+project's TorchTrainer (`build_trainer`, epochs=1), and the pipeline's pile scoring over every
+shard (`score_shards`: Ray Data batch inference committed in chunks, with the training's
+checkpoint). A background thread polls RSS (psutil) every --interval seconds: the driver's own,
+the sum over Ray worker processes (descendants of the driver whose command line starts with
+"ray::"), and the largest single worker. Ray's own
 daemons (raylet, GCS, the dashboard and runtime-env agents) are recorded apart. Generation is
 measured but not counted: it makes the input, it is not what the pipeline runs at scale.
 
@@ -141,8 +142,7 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     from ray.data import DataContext
 
     from triage_ray.data.ingest import ingest_to_shards
-    from triage_ray.data.stream import read_shards
-    from triage_ray.xray.predict import predict_logits
+    from triage_ray.xray.predict import score_shards
 
     poller = RssPoller(args.interval)
     poller.start()
@@ -164,8 +164,8 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         stage("train")
         checkpoint = train_one_epoch(Path(tmp) / "shards", Path(tmp) / "train", args)
         stage("predict")
-        logits = predict_logits(read_shards(Path(tmp) / "shards"), checkpoint,
-                                torch_threads=args.threads)
+        logits = score_shards(Path(tmp) / "shards", checkpoint, Path(tmp) / "chunks",
+                              torch_threads=args.threads, log=lambda _: None)
         stage("end")
     poller.stop()
     ray.shutdown()
