@@ -175,7 +175,7 @@ def plain_loop(loop_cfg: dict[str, Any], shard_dir: Path) -> dict[str, Any]:
     import torch
 
     from triage_ray.models import create_backbone, grayscale_normalisation
-    from triage_ray.train.loop import PREDICT_BATCH, _save_checkpoint
+    from triage_ray.train.loop import PREDICT_BATCH, save_checkpoint
     from triage_ray.train.schedules import build_optimizer
     from triage_ray.train.steps import array_batches, array_chunks, predict, train_epoch, validation_metrics
     from triage_ray.train.supervision import get_supervision
@@ -208,7 +208,7 @@ def plain_loop(loop_cfg: dict[str, Any], shard_dir: Path) -> dict[str, Any]:
         logit = predict(model, array_chunks(x_val, PREDICT_BATCH), mean=mean, std=std)[:, 0]
         validation_metrics(logit, val["label"].to_numpy())
         with tempfile.TemporaryDirectory() as tmp:
-            _save_checkpoint(Path(tmp), model, optimizer, schedule.scheduler, epoch, {"epoch": epoch})
+            save_checkpoint(Path(tmp), model, optimizer, schedule.scheduler, epoch, {"epoch": epoch})
             if epoch == c["epochs"] - 1:
                 held = predict(model, array_chunks(x_held, PREDICT_BATCH), mean=mean, std=std)[:, 0]
                 np.savez(Path(tmp) / "heldout.npz", logit=held)

@@ -79,8 +79,9 @@ def _train_batches(shard, sup: Supervision, batch_size: int, seed: int,
         yield images_to_unit(batch), torch.from_numpy(y)  # (B, 1, H, W), (B, K)
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int,
-                     meta: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int,
+                    meta: dict[str, Any]) -> None:
+    """model.pt (model, optimizer, scheduler, epoch) + meta.json: what a resume loads."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "scheduler": scheduler.state_dict(), "epoch": epoch}
     torch.save(state, path / MODEL_FILE)
@@ -171,7 +172,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
         metrics.update(validation_metrics(val["logit"], val["label"]))
         history.append(metrics)
         with tempfile.TemporaryDirectory() as tmp:
-            _save_checkpoint(Path(tmp), net, optimizer, schedule.scheduler, epoch,
+            save_checkpoint(Path(tmp), net, optimizer, schedule.scheduler, epoch,
                              {**meta, "history": history, "restarts": restarts})
             if epoch == epochs - 1:
                 held = _predict(net, ray.train.get_dataset_shard("heldout"), mean, std,
