@@ -50,6 +50,9 @@ from triage_ray.xray.config import XrayConfig  # noqa: E402
 OUT = Path(__file__).parents[1] / "reports" / "benchmarks" / "train_overhead.json"
 TARGET_RATIO = 0.90
 HELD_OUT = ("calib", "select", "test")
+# what the Train worker reports of each epoch's time (train.loop.epoch_seconds, validation)
+WORKER_SECONDS = ("seconds_train", "seconds_data_wait", "seconds_validation",
+                  "seconds_previous_report")
 CHECKPOINT_PREFIX = "checkpoint_"
 CHECKPOINT_TIME = "%Y-%m-%d_%H-%M-%S.%f"  # ray.train.v2 storage: date_str(include_ms=True)
 
@@ -195,7 +198,7 @@ def plain_loop(loop_cfg: dict[str, Any], shard_dir: Path) -> dict[str, Any]:
                                           epochs=c["epochs"], schedule=c["schedule"],
                                           steps_per_epoch=c["steps_per_epoch"])
     rng, gen = np.random.default_rng(c["seed"]), torch.Generator()
-    marks, train_s, n_train = [], [], []
+    marks, train_s, n_train, val_s, checkpoint_s = [], [], [], [], []
     load, start = os.getloadavg(), time.time()
     for epoch in range(c["epochs"]):
         gen.manual_seed((c["seed"] * 1000 + epoch) * 1000)
@@ -205,16 +208,20 @@ def plain_loop(loop_cfg: dict[str, Any], shard_dir: Path) -> dict[str, Any]:
         schedule.after_epoch()
         train_s.append(time.perf_counter() - t0)
         n_train.append(n)
+        t1 = time.perf_counter()
         logit = predict(model, array_chunks(x_val, PREDICT_BATCH), mean=mean, std=std)[:, 0]
         validation_metrics(logit, val["label"].to_numpy())
+        val_s.append(time.perf_counter() - t1)
+        t1 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             save_checkpoint(Path(tmp), model, optimizer, schedule.scheduler, epoch, {"epoch": epoch})
             if epoch == c["epochs"] - 1:
                 held = predict(model, array_chunks(x_held, PREDICT_BATCH), mean=mean, std=std)[:, 0]
                 np.savez(Path(tmp) / "heldout.npz", logit=held)
+        checkpoint_s.append(time.perf_counter() - t1)
         marks.append(time.time())
     return {"start": start, "marks": marks, "n_train": n_train, "train_only_s": train_s,
-            "load_avg_before": load}
+            "validation_s": val_s, "checkpoint_s": checkpoint_s, "load_avg_before": load}
 
 
 def ray_train_loop(cfg: XrayConfig, params: dict[str, Any], shard_dir: Path,
@@ -228,15 +235,17 @@ def ray_train_loop(cfg: XrayConfig, params: dict[str, Any], shard_dir: Path,
                             storage_path=str(storage / "runs"), name="train_overhead",
                             callbacks=[ReportTimes(str(times_file))])
     load, start = os.getloadavg(), time.time()
-    trainer.fit()
+    result = trainer.fit()
     wall = time.time() - start
+    history = json.loads((Path(result.checkpoint.path) / "meta.json").read_text())["history"]
     rows = [json.loads(line) for line in times_file.read_text().splitlines()]
     stamps = [worker_report_time(r["checkpoint"]) for r in rows]
     source = "worker checkpoint stamp" if all(s is not None for s in stamps) else "controller clock"
     marks = stamps if source.startswith("worker") else [r["controller_time"] for r in rows]
     return {"start": start, "marks": marks, "n_train": [r["n_train"] for r in rows],
             "controller_marks": [r["controller_time"] for r in rows], "mark_source": source,
-            "fit_wall_s": wall, "load_avg_before": load}
+            "fit_wall_s": wall, "load_avg_before": load,
+            "worker_seconds": [{k: h.get(k) for k in WORKER_SECONDS} for h in history]}
 
 
 def steady(run: dict[str, Any]) -> dict[str, Any]:
@@ -260,6 +269,34 @@ def baseline(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"runs": runs, "steady_img_s": mean, "spread": (max(rates) - min(rates)) / mean,
             "train_only_img_s": sum(r["train_only_img_s"] for r in runs) / len(runs),
             "first_epoch_s": sum(r["epoch_s"][0] for r in runs) / len(runs)}
+
+
+def breakdown(plain: dict[str, Any], rt: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean seconds per steady epoch (epochs 1..) by part, plain loop against the Train worker:
+    computing the training pass, waiting for its batches, validation, checkpoint (+ report), and
+    what the epoch's wall time leaves over (Ray: the report's round trip through the controller)."""
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs) if xs else float("nan")
+
+    runs = plain["runs"]
+    p_epoch = mean([s for r in runs for s in r["epoch_s"][1:]])
+    p_train = mean([s for r in runs for s in r["train_only_s"][1:]])
+    p_val = mean([s for r in runs for s in r["validation_s"][1:]])
+    p_ckpt = mean([s for r in runs for s in r["checkpoint_s"][:-1]])  # the last adds held-out
+    w = rt["worker_seconds"]
+    r_train = mean([e["seconds_train"] for e in w[1:]])
+    r_wait = mean([e["seconds_data_wait"] for e in w[1:]])
+    r_val = mean([e["seconds_validation"] for e in w[1:]])
+    r_report = mean([e["seconds_previous_report"] for e in w[1:-1]] or
+                    [e["seconds_previous_report"] for e in w[1:]])
+    r_epoch = mean(rt["epoch_s"][1:])
+    return {
+        "plain": {"epoch": p_epoch, "compute": p_train, "data_wait": 0.0, "validation": p_val,
+                  "checkpoint": p_ckpt, "other": p_epoch - p_train - p_val - p_ckpt},
+        "ray_train": {"epoch": r_epoch, "compute": r_train - r_wait, "data_wait": r_wait,
+                      "validation": r_val, "checkpoint": r_report,
+                      "other": r_epoch - r_train - r_val - r_report},
+    }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -322,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     rt.update(steady(rt))
     rt["start_up_s"] = rt["epoch_s"][0] - plain["first_epoch_s"]  # beyond the plain first epoch
     out["ratio"] = rt["steady_img_s"] / plain["steady_img_s"]
+    out["where_the_time_goes"] = breakdown(plain, rt)
     n_outputs = get_supervision(cfg.supervision, NIH_FINDINGS).n_outputs
     flops = train_flops_per_image(args.backbone, n_outputs, args.size, args.batch_size)
     peak = matmul_peak_gflops(args.matmul_n, 3 if args.smoke else 5, args.threads)
@@ -355,6 +393,9 @@ def report(out: dict[str, Any], path: Path) -> None:
     print(f"plain loop training only: {plain['train_only_img_s']:.0f} img/s x "
           f"{f['per_image_train'] / 1e9:.3f} GFLOP/img = {f['plain_train_gflops']:.1f} GFLOP/s; "
           f"matmul peak {f['matmul_peak_gflops']:.1f} GFLOP/s ({f['fraction_of_peak']:.0%} of peak)")
+    parts = out["where_the_time_goes"]
+    print("seconds per steady epoch: " + "; ".join(
+        f"{k}: " + ", ".join(f"{part} {v:.2f}" for part, v in d.items()) for k, d in parts.items()))
     print(f"wrote {path}")
     print(f"Ray Train / plain loop = {out['ratio']:.2f}x (target >= {TARGET_RATIO:.2f})")
 

@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -141,13 +143,25 @@ def decode_chunk(rows: pd.DataFrame, image_size: int) -> tuple[pa.Table, list[tu
 def _decode_all(chunks: list[pd.DataFrame], image_size: int,
                 parallel: bool) -> Iterator[tuple[pa.Table, list[tuple[str, str]]]]:
     """Decoded chunks in order. Ray tasks return Arrow tables through the object store, so a
-    cluster without a shared filesystem for the output works as long as workers see the images."""
+    cluster without a shared filesystem for the output works as long as workers see the images.
+
+    At most `in_flight` tasks at a time, and each result is released once written: submitting
+    every chunk at once kept every decoded shard alive in the object store and mapped in the
+    driver until the last was written (measured: driver peak 880 MB at 10k studies, 1,346 MB at
+    100k; benchmarks/memory_scaling.py)."""
     ray = _ray_if_running() if parallel else None
     if ray is not None:
         task = ray.remote(num_cpus=1)(decode_chunk)
-        refs = [task.remote(c, image_size) for c in chunks]
-        for ref in refs:
-            yield ray.get(ref)
+        in_flight = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        todo = iter(chunks)
+        pending = deque(task.remote(c, image_size) for c in islice(todo, in_flight))
+        while pending:
+            result = ray.get(pending.popleft())
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(task.remote(nxt, image_size))
+            yield result
+            del result
     elif parallel and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             yield from pool.map(lambda c: decode_chunk(c, image_size), chunks)

@@ -18,7 +18,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,30 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int,
     (path / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
+def waiting_time(batches: Iterable, waited: dict[str, float]) -> Iterator:
+    """Pass `batches` through, adding to waited["s"] the seconds spent waiting for each one: the
+    part of an epoch the data pipeline, not the model, costs."""
+    it = iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            waited["s"] += time.perf_counter() - t0
+            return
+        waited["s"] += time.perf_counter() - t0
+        yield item
+
+
+def epoch_seconds(train_s: float, data_wait_s: float, report_s: float | None) -> dict[str, float]:
+    """Where an epoch's time went, reported with it: the training pass, the part of it spent
+    waiting for data, and the previous epoch's checkpoint + report (None on the first)."""
+    out = {"seconds_train": train_s, "seconds_data_wait": data_wait_s}
+    if report_s is not None:
+        out["seconds_previous_report"] = report_s
+    return out
+
+
 def resumed_record(epoch: int) -> dict[str, Any]:
     """What a resume leaves in the training log: the checkpoint's epoch and when (UTC)."""
     return {"resumed_after_epoch": int(epoch),
@@ -152,30 +177,38 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             "augment": cfg["augment"], "weights_file": cfg.get("weights_file"),
             "finetune": cfg.get("finetune", "full")}
     generator = torch.Generator()
+    report_s = None  # the previous epoch's checkpoint + report, measured once it has returned
     for epoch in range(start_epoch, epochs):
         # per (seed, epoch, rank): a resumed epoch draws the same jitter it would have drawn
         generator.manual_seed((cfg["seed"] * 1000 + epoch) * 1000 + ctx.get_world_rank())
+        waited = {"s": 0.0}
+        t0 = time.perf_counter()
         loss, n = train_epoch(
-            model, _train_batches(train_shard, sup, cfg["batch_size"], cfg["seed"] + epoch,
-                                  cfg.get("shard_dir")),
+            model, waiting_time(_train_batches(train_shard, sup, cfg["batch_size"],
+                                               cfg["seed"] + epoch, cfg.get("shard_dir")), waited),
             optimizer, sup, mean=mean, std=std, augment=cfg["augment"], generator=generator,
             schedule=schedule, head_only=probing(cfg, epoch))
         schedule.after_epoch()
         metrics: dict[str, Any] = {**epoch_counters(epoch, epochs), "train_loss": loss, "n_train": n,
                                    "head_only": int(probing(cfg, epoch)),
-                                   "node_id": ray.get_runtime_context().get_node_id()}
+                                   "node_id": ray.get_runtime_context().get_node_id(),
+                                   **epoch_seconds(time.perf_counter() - t0, waited["s"], report_s)}
         if ctx.get_world_rank() != 0:
             ray.train.report(metrics)
             continue
         net = model.module if hasattr(model, "module") else model
+        t0 = time.perf_counter()
         val = _predict(net, ray.train.get_dataset_shard("val"), mean, std, cfg.get("shard_dir"))
-        metrics.update(validation_metrics(val["logit"], val["label"]))
+        metrics.update(validation_metrics(val["logit"], val["label"]),
+                       seconds_validation=time.perf_counter() - t0)
         history.append(metrics)
+        t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             save_checkpoint(Path(tmp), net, optimizer, schedule.scheduler, epoch,
-                             {**meta, "history": history, "restarts": restarts})
+                            {**meta, "history": history, "restarts": restarts})
             if epoch == epochs - 1:
                 held = _predict(net, ray.train.get_dataset_shard("heldout"), mean, std,
                                 cfg.get("shard_dir"))
                 np.savez(Path(tmp) / HELDOUT_FILE, **_by_split(held))
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        report_s = time.perf_counter() - t0
