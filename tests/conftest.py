@@ -20,3 +20,32 @@ def ray_local():
     DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+def kill_group_when(proc, ready, *, timeout_s: float, poll_s: float, what: str, log) -> None:
+    """SIGKILL `proc`'s whole process group (a script and the Ray it started) as soon as
+    `ready()` holds; fail the test if the process exits or the time runs out first. `log`: the
+    file the process writes its output to (a pipe nobody reads would block it)."""
+    import os
+    import signal
+    import time
+
+    deadline = time.time() + timeout_s
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if ready():
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+                return
+            time.sleep(poll_s)
+        tail = log.read_text()[-3000:] if log.is_file() else ""
+        pytest.fail(f"{what} did not happen before the process ended or {timeout_s} s: {tail}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def kill_when():
+    """`kill_group_when`, for the fault-injection tests."""
+    return kill_group_when

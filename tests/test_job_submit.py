@@ -244,28 +244,22 @@ def trial_footprint(run_dir: Path, trial_dir: Path) -> dict:
 
 @pytest.mark.slow
 def test_sweep_driver_killed_mid_sweep_resumes_with_every_trial_once(smoke_job, shared_storage,
-                                                                      tmp_path):
+                                                                      tmp_path, kill_when):
     """The README's local run, SIGKILLed (with the Ray it started) once two of four trials are
     scored, then `sweeps/xray.py --resume <run>`; compared with the uninterrupted job above."""
     env = {**plain_shell_env(), DATA_DIR_ENV: str(shared_storage / "data")}  # cached data/weights
     reports = tmp_path / "reports"
     cmd = [str(BIN / "python"), "sweeps/xray.py", "--smoke", "--reports-dir", str(reports),
            *PLACEMENT]
-    proc = _start(cmd, env)
-    deadline = time.time() + 600
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            tune_dirs = list(reports.glob("*/tune"))
-            if tune_dirs and len(finished_trials(tune_dirs[0])) >= 2:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"the sweep ended before two trials were scored: {proc.stdout.read()[-3000:]}")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    def two_scored() -> bool:
+        tune_dirs = list(reports.glob("*/tune"))
+        return bool(tune_dirs) and len(finished_trials(tune_dirs[0])) >= 2
+
+    log = tmp_path / "sweep.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    kill_when(proc, two_scored, timeout_s=600, poll_s=0.5, what="two scored trials", log=log)
     (run_dir,) = list(reports.iterdir())
     assert not (run_dir / "metrics.json").exists()  # killed mid-sweep, not after
     before = {name: trial_footprint(run_dir, d) for name, d in

@@ -5,11 +5,8 @@ once, with the logits an uninterrupted run gives."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,35 +52,28 @@ def scoring_command(shards: Path, ckpt: Path, out: Path) -> list[str]:
             "--torch-threads", "1"]
 
 
-def kill_after_first_chunk(cmd: list[str], chunk_dir: Path, timeout_s: float = 180) -> int:
+def kill_after_first_chunk(cmd: list[str], chunk_dir: Path, kill_when) -> int:
     """Start `cmd` in its own process group; SIGKILL the whole group (the scorer and the Ray it
     started) once a chunk is committed. Returns the rows committed at that moment."""
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    deadline = time.time() + timeout_s
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if list(chunk_dir.glob("chunk-*.parquet")):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"no chunk committed before exit/timeout: {proc.communicate()[1][-3000:]}")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    log = chunk_dir.parent.parent / f"{chunk_dir.parent.name}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    kill_when(proc, lambda: bool(list(chunk_dir.glob("chunk-*.parquet"))), timeout_s=180,
+              poll_s=0.05, what="a committed chunk", log=log)
     return sum(len(pd.read_parquet(f)) for f in chunk_dir.glob("chunk-*.parquet"))
 
 
 @pytest.mark.slow
-def test_pile_scoring_killed_part_way_resumes_every_study_once(ray_local, pile, tmp_path):
+def test_pile_scoring_killed_part_way_resumes_every_study_once(ray_local, pile, tmp_path,
+                                                               kill_when):
     shards, ckpt = pile
     ids = shard_study_ids(shards)
     reference = score_shards(shards, ckpt, tmp_path / "uninterrupted", chunk_rows=CHUNK_ROWS,
                              torch_threads=1)
     out = tmp_path / "scored"
-    committed = kill_after_first_chunk(scoring_command(shards, ckpt, out), out / "chunks")
+    committed = kill_after_first_chunk(scoring_command(shards, ckpt, out), out / "chunks",
+                                       kill_when)
     assert 0 < committed < N_PILE, "the kill must land part-way through the pile"
     assert not (out / "logits.parquet").exists()
 
