@@ -100,7 +100,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="the smoke pile (2,000 studies)")
     p.add_argument("--backbone", default="resnet10t")
     p.add_argument("--checkpoint", type=Path, help="a trial's checkpoint folder (default: untrained)")
-    p.add_argument("--batch-size", type=int, default=256, help="the pipeline's (predict_logits)")
+    p.add_argument("--batch-size", type=int, default=256, help="the pipeline's (score_shards)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads, both")
     p.add_argument("--out", type=Path, default=OUT)
     return p.parse_args(argv)

@@ -43,15 +43,6 @@ class LogitPredictor:
         return {"study_id": batch["study_id"], "logit": logits.numpy().astype(np.float32)}
 
 
-def predict_logits(
-    ds, checkpoint_dir: str | Path, *, batch_size: int = 256, num_cpus: float = 1.0,
-    concurrency: int = 1, torch_threads: int | None = None,
-) -> pd.DataFrame:
-    """study_id, logit for every row of `ds` (a Ray Dataset of shard rows)."""
-    return _logit_dataset(ds, checkpoint_dir, batch_size=batch_size, num_cpus=num_cpus,
-                          concurrency=concurrency, torch_threads=torch_threads).to_pandas()
-
-
 def _logit_dataset(ds, checkpoint_dir: str | Path, *, batch_size: int = 256, num_cpus: float = 1.0,
                    concurrency: int = 1, torch_threads: int | None = None):
     """`ds` mapped to (study_id, logit) by LogitPredictor actors (one model load per actor)."""
