@@ -37,7 +37,8 @@ def run_policy(draws: Draws, policy: Policy, staffing: Staffing, scenario: Scena
     plan = policy.plan(s.bucket, s.order_key, audited)
     read_time = draws.base_read
     if policy.shows_ai and staffing.bucket_read_multiplier != (1.0, 1.0, 1.0):
-        read_time = read_time * np.asarray(staffing.bucket_read_multiplier)[s.bucket]
+        # a not-triaged study (the gate's bucket) is read as without the model: multiplier 1
+        read_time = read_time * np.asarray((*staffing.bucket_read_multiplier, 1.0))[s.bucket]
     idx = np.flatnonzero(plan.read)
     pos = total_order(plan.rank[idx], plan.key[idx], draws.arrival_cal[idx])
     start, end = ENGINES[engine](

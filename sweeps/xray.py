@@ -3,6 +3,7 @@
     python sweeps/xray.py --smoke                 # < 5 min on a laptop, generated data
     python sweeps/xray.py                         # default, < 30 min on 2 cores, generated data
     python sweeps/xray.py --source nih --data-root /data/nih   # your local NIH ChestX-ray14 copy
+    python sweeps/xray.py --pile-source dicom --pile-root /data/pacs-export   # a DICOM pile
     ray job submit --working-dir . -- python sweeps/xray.py --smoke   # on a running cluster
 """
 
@@ -23,7 +24,7 @@ check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wr
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.models import BACKBONES  # noqa: E402
 from triage_ray.xray.config import XrayConfig, resumed_config  # noqa: E402
-from triage_ray.xray.sources import SOURCES  # noqa: E402
+from triage_ray.xray.sources import PILE_SOURCES, SOURCES  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backbones", nargs="+", choices=sorted(BACKBONES))
     p.add_argument("--source", choices=sorted(SOURCES))
     p.add_argument("--data-root")
+    p.add_argument("--pile-root", help="a real unlabeled pile to score instead of a generated one")
+    p.add_argument("--pile-source", choices=sorted(PILE_SOURCES),
+                   help="the pile's layout: nih (label CSV + PNGs, default) or dicom (a PACS export)")
     p.add_argument("--reports-dir", help="where reports/xray/<run-id>/ goes (default reports/xray)")
     p.add_argument("--resume", type=Path, help="a run directory to resume (Tune restore)")
     p.add_argument("--num-cpus", type=int, help="logical CPUs for a locally started Ray")
@@ -47,7 +51,7 @@ def build_config(args: argparse.Namespace) -> XrayConfig:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)
-    for key in ("backbones", "source", "data_root", "reports_dir"):
+    for key in ("backbones", "source", "data_root", "reports_dir", "pile_root", "pile_source"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.resume:

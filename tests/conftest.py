@@ -49,3 +49,18 @@ def kill_group_when(proc, ready, *, timeout_s: float, poll_s: float, what: str, 
 def kill_when():
     """`kill_group_when`, for the fault-injection tests."""
     return kill_group_when
+
+
+@pytest.fixture(scope="session")
+def chromium() -> list[str]:
+    """The headless Chromium command (Debian's `chromium`; `make browser` installs it). Missing
+    browser fails the test: the dashboard check must not pass by being skipped."""
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium not found: install Debian's `chromium` (`make browser`, or "
+                    "`apt-get install -y chromium`) to run the dashboard browser test")
+    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--enable-logging=stderr", "--v=0"]

@@ -87,6 +87,7 @@ def test_worklist_order_is_the_order_the_simulator_reads(policy: str, rule: str)
     rng = np.random.default_rng(11)
     p = rng.beta(2, 3, 600)
     buckets = np.select([p < 0.15, p >= 0.7], [Bucket.AUTO_NORMAL, Bucket.PRIORITY], Bucket.UNCERTAIN)
+    buckets[rng.random(p.size) < 0.1] = Bucket.NOT_TRIAGED  # the gate's: whatever their p
     wl = Worklist(bucket=buckets, order_key=uncertain_order_key(p, rule))
     staffing, scenario = Staffing(radiologists=1), Scenario(audit_fraction=0.3)
     draws = draw_replication(wl, staffing, scenario, np.random.SeedSequence(5))
@@ -103,3 +104,23 @@ def test_read_value_rejects_bad_costs() -> None:
         read_value([0.1], cost_miss=-1.0)
     with pytest.raises(ValueError, match="reader_sensitivity"):
         read_value([0.1], reader_sensitivity=1.5)
+
+
+@pytest.mark.parametrize("policy", ["prioritise", "auto_clear", "no_ai"])
+def test_not_triaged_studies_are_always_read_in_arrival_order(policy: str) -> None:
+    """The gate's bucket: read whatever the policy (never auto-cleared), in arrival order among
+    themselves, and read the same way under every policy (no bucket read multiplier)."""
+    rng = np.random.default_rng(3)
+    buckets = rng.integers(0, 3, 400)
+    buckets[::7] = Bucket.NOT_TRIAGED
+    wl = Worklist(bucket=buckets, order_key=rng.random(400))
+    staffing = Staffing(radiologists=2, bucket_read_multiplier=(0.5, 1.5, 2.0))
+    scenario = Scenario(audit_fraction=0.0)
+    draws = draw_replication(wl, staffing, scenario, np.random.SeedSequence(1))
+    out = run_policy(draws, get_policy(policy), staffing, scenario)
+    gated = buckets == Bucket.NOT_TRIAGED
+    assert out.read[gated].all()
+    assert np.all(np.diff(out.start_work[gated]) >= 0)  # arrival order among themselves
+    assert np.allclose(out.read_time[gated], draws.base_read[gated])
+    if policy == "auto_clear":
+        assert not out.read[buckets == Bucket.AUTO_NORMAL].any()

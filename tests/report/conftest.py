@@ -94,7 +94,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
                                     scored.certification["test"], run_dir, log=lambda *_: None)
     deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
     pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
-                      skipped=skipped, labelled=labelled)
+                      skipped=skipped, labelled=labelled, gate=_gate(ids, rng))
     brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile.summary)
     uncertainty = run_uncertainty(deploy, scored, pile, truth, rows, best, lambda *_: None)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
@@ -120,6 +120,21 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         uncertainty=uncertainty)
     write_metrics(run_dir, metrics)
     return run_dir
+
+
+def _gate(ids: list[str], rng: np.random.Generator):
+    """The gate's output for the synthetic pile: a few children and laterals refused."""
+    from triage_ray.gate import IntendedUse
+    from triage_ray.xray.gate import gate_report
+
+    u = rng.random(len(ids))
+    reasons = [["age 9 (under 18)"] if x < 0.03 else ["view LATERAL (validated: PA, AP)"]
+               if x < 0.04 else [] for x in u]
+    check = {"false_flag_test": {"flagged": 9, "n": 1000, "rate": 0.009, "ci_low": 0.004,
+                                 "ci_high": 0.017, "target": 0.01},
+             "probes": {"blank": {"n": 50, "caught": 50, "rate": 1.0}}}
+    return gate_report(IntendedUse(), 64, np.asarray(ids), reasons,
+                       {"modality": "implied by the nih layout (no modality tag)"}, check)
 
 
 def _reference(held, rng: np.random.Generator):
@@ -200,18 +215,3 @@ def tune_experiment(ray_local, tmp_path_factory) -> Path:
     results = tuner.fit()
     assert len(results.errors) == 1, results.errors
     return storage / "tune"
-
-
-@pytest.fixture(scope="package")
-def chromium() -> list[str]:
-    """The headless Chromium command (Debian's `chromium`; `make browser` installs it). Missing
-    browser fails the test: the dashboard check must not pass by being skipped."""
-    import shutil
-
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.fail("chromium not found: install Debian's `chromium` (`make browser`, or "
-                    "`apt-get install -y chromium`) to run the dashboard browser test")
-    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--enable-logging=stderr", "--v=0"]

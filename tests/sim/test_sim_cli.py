@@ -44,7 +44,7 @@ def test_parquet_with_bucket_names_and_unknown_labels(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("rows", "match"), [
-    (["0,0.1,1", "3,0.2,0"], r"wl.csv, row 3: bucket '3' is not one of"),
+    (["0,0.1,1", "7,0.2,0"], r"wl.csv, row 3: bucket '7' is not one of"),
     (["0,0.1,1", "1,abc,0"], r"wl.csv, row 3: order_key 'abc' is not a finite number"),
     (["0,0.1,1", "1,0.2,-1"], r"wl.csv, row 3: label unknown in 1 of 2 rows"),
     (["0,0.1,maybe"], r"wl.csv, row 2: label 'maybe' is not a truth value"),

@@ -94,7 +94,8 @@ TOL = 1e-9  # hours; the same reads summed in another order differ in the last b
 def _priority_starts(d, staffing, scenario, policy):
     base = run_policy(d, POLICIES["no_ai"], staffing, scenario)
     out = run_policy(d, POLICIES[policy], staffing, scenario)
-    pri = d.studies.bucket == Bucket.PRIORITY
+    # the first rank: priority, and the gate's not-triaged studies (read as usual, never later)
+    pri = np.isin(d.studies.bucket, [Bucket.PRIORITY, Bucket.NOT_TRIAGED])
     return out.start_work[pri], base.start_work[pri]
 
 
@@ -120,7 +121,7 @@ def test_priority_never_waits_longer_property(n, c, seed, inflow, policy):
     if inflow and c > 1:
         c = 1
     rng = np.random.default_rng(seed)
-    wl = Worklist(bucket=rng.integers(0, 3, n), order_key=rng.random(n))
+    wl = Worklist(bucket=rng.integers(0, len(Bucket), n), order_key=rng.random(n))
     staffing = Staffing(radiologists=c, hours_per_day=8.0, reads_per_hour=30.0)
     scenario = Scenario(inflow_per_day=inflow, inflow_days=1.0, audit_fraction=0.3)
     d = draw_replication(wl, staffing, scenario, np.random.SeedSequence(seed))

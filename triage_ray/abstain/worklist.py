@@ -21,12 +21,13 @@ that value is depends on what happens to a study that is not read now, so two re
   bucket *is* read it reads likely-abnormal studies last. Measured on the smoke run (everything
   uncertain): abnormal median time-to-read 4.6x that of first-in-first-out. Hence not the default.
 
-Order: the priority bucket first, in arrival order; then the uncertain bucket by the rule (ties by
-arrival); then auto-normal, in arrival order. Arrival order inside the priority bucket keeps a
-per-study promise the simulator's tests check on every sample path: on a static pile no priority
-study is read later than first-come-first-served would read it (ordering it by p instead would break
-that for early arrivals with lower p, for little gain: nearly all of the bucket is abnormal at its
-PPV target). Audit reads of the auto-normal bucket are a random sample, so their order is arrival.
+Order: the priority bucket and the gate's not-triaged studies first, in arrival order; then the
+uncertain bucket by the rule (ties by arrival); then auto-normal, in arrival order. Arrival order
+inside the first rank keeps a per-study promise the simulator's tests check on every sample path:
+on a static pile no priority (or not-triaged) study is read later than first-come-first-served
+would read it (ordering by p instead would break that for early arrivals with lower p, for little
+gain: nearly all of the priority bucket is abnormal at its PPV target). Audit reads of the
+auto-normal bucket are a random sample, so their order is arrival.
 
 `read_priority` is that order as sort keys and is the only definition of it: `worklist_order` (what
 `worklist.parquet` records) and the simulator's reading policies (`sim.policies`) both sort by it,
@@ -52,9 +53,11 @@ READER_SENSITIVITY = 1.0  # 1.0 = the read is treated as ground truth (upper bou
 READER_SPECIFICITY = 1.0
 DEFAULT_UNCERTAIN_ORDER = "expected_wait_harm"
 
-# bucket code -> place in the reading order: priority first, uncertain next, auto-normal last
+# bucket code -> place in the reading order: priority first, uncertain next, auto-normal last.
+# Not-triaged studies share the first rank in arrival order: the model says nothing about them,
+# so they are read as they would be without it, and its ordering never pushes them back.
 _BUCKET_RANK = np.zeros(len(Bucket), dtype=np.int8)
-_BUCKET_RANK[[Bucket.PRIORITY, Bucket.UNCERTAIN, Bucket.AUTO_NORMAL]] = [0, 1, 2]
+_BUCKET_RANK[[Bucket.PRIORITY, Bucket.NOT_TRIAGED, Bucket.UNCERTAIN, Bucket.AUTO_NORMAL]] = [0, 0, 1, 2]
 
 OrderRule = Callable[[np.ndarray], np.ndarray]  # calibrated p -> value of reading now (higher first)
 UNCERTAIN_ORDERS: dict[str, OrderRule] = {}

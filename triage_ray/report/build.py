@@ -12,7 +12,7 @@ from pathlib import Path
 
 from triage_ray.report.run import RunArtifacts
 
-REPORTS = ("memo", "model_card", "dashboard")
+REPORTS = ("memo", "model_card", "dashboard", "review")
 
 
 class ReportError(RuntimeError):
@@ -22,12 +22,14 @@ class ReportError(RuntimeError):
 def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
                   sensitivity: bool = True, recompute_sensitivity: bool = False,
                   log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Write memo.pdf/.md/.html, model_card.md/.html and dashboard.html into `run_dir`."""
+    """Write memo.pdf/.md/.html, model_card.md/.html, dashboard.html and review.html (the worklist
+    review page) into `run_dir`."""
     from triage_ray.report.brief import frontier_html
     from triage_ray.report.dashboard import write_dashboard
     from triage_ray.report.learning import dashboard_html
     from triage_ray.report.memo import write_memo
     from triage_ray.report.model_card import write_model_card
+    from triage_ray.report.review import write_review
 
     unknown = sorted(set(only) - set(REPORTS))
     if unknown:
@@ -41,6 +43,7 @@ def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
         "dashboard": lambda: write_dashboard(
             run_dir / run.get("sweep.experiment_dir"), run_dir / "dashboard.html",
             extra_html=frontier_html(run) + dashboard_html(run)),
+        "review": lambda: write_review(run_dir),
     }
     written: dict[str, Path] = {}
     failed: list[str] = []

@@ -423,7 +423,7 @@ def memo_context(run: RunArtifacts, sensitivity: dict[str, Any] | None) -> dict[
     return {
         "generated": bool(run.get("generated_data")), "data_note": run.get("data_note"),
         "n_pile": num(run.get("pile.n_studies"), 0), "n_scored": num(run.get("pile.n_scored"), 0),
-        "n_skipped": num(run.get("pile.n_skipped"), 0),
+        "n_skipped": num(run.get("pile.n_skipped"), 0), "gate": scope.gate_summary(run),
         "decision": dec, "doubling": doubling(run), "reorder_summary": reorder_summary(run),
         "weaker_groups": weaker_groups(run), "next_steps": pilot_and_next(run, dec),
         "interval_note": interval_note(run),

@@ -100,10 +100,7 @@ def rules(run: RunArtifacts) -> list[tuple[str, str, str]]:
          "Reporting radiologists",
          "By design: the output is a queue position; it names no finding and goes to no referrer "
          "or patient."),
-        ("**Not for lateral views, children (under 18), other body parts or other sites' "
-         "scanners.**", "Radiology IT (PACS) lead",
-         f"Not enforced yet: every study in the pile is scored, whatever it is (views in this "
-         f"pile: {views}). Filter the pile before it is scored."),
+        _scope_rule(run, views),
         ("**Not when the case mix has moved.** The cut-offs hold only for the checked range of "
          f"abnormal shares ({scope.validated_range(run)}).", "ML team",
          "Partly enforced: each run re-estimates the pile's abnormal share two ways and sets the "
@@ -114,6 +111,20 @@ def rules(run: RunArtifacts) -> list[tuple[str, str, str]]:
          "Not by the software: urgent findings go through the existing pathways."),
     ]
     return out
+
+
+def _scope_rule(run: RunArtifacts, views: str) -> tuple[str, str, str]:
+    """The intended-use row, read from the gate's report (the gate and this row share one
+    definition, `gate.IntendedUse`)."""
+    g = scope.gate_summary(run)
+    if g is None:  # a run from before the gate
+        return ("**Not for lateral views, children (under 18), other body parts or other sites' "
+                "scanners.**", "Radiology IT (PACS) lead",
+                f"Not enforced by this run: every study in the pile was scored (views: {views}).")
+    return (f"**Only for: {g['rules']}.** Other sites' scanners need their own validation.",
+            "Radiology IT (PACS) lead",
+            f"Enforced before scoring: a study outside this is not triaged and is read as usual "
+            f"({g['n']} of {g['of']} here: {g['why']}). Other sites: not checked by the software.")
 
 
 def rules_table(run: RunArtifacts) -> Table:

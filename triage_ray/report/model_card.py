@@ -122,6 +122,17 @@ def _data(run: RunArtifacts) -> Bullets:
         f"estimated abnormal prevalence EM {ci(pile['prevalence']['em'], 3)}, BBSE "
         f"{ci(pile['prevalence']['bbse'], 3)}.",
     ]
+    gate = pile.get("gate")
+    if gate:
+        ff, probes = gate["check"]["false_flag_test"], gate["check"]["probes"]
+        items.append(
+            f"Intended-use gate: {num(gate['n_not_triaged'], 0)} of {num(gate['n_studies'], 0)} "
+            "pile studies not triaged (" + ", ".join(f"{k} {num(v, 0)}" for k, v in
+                                                     gate["by_reason"].items()) + "). Feature "
+            f"check: flags {num(ff['flagged'], 0)} of {num(ff['n'], 0)} in-scope test studies "
+            f"({pct(ff['rate'])}, {pct(ff['ci_low'])}-{pct(ff['ci_high'])}; target "
+            f"{pct(ff['target'])}); with the image checks it catches "
+            + ", ".join(f"{k} {pct(v['rate'])}" for k, v in probes.items()) + " of probe images.")
     if is_number(d.get("bayes_ceiling_auroc")):
         items.append(f"Generated data: the generator's Bayes-optimal AUROC (ceiling) is "
                      f"{num(d['bayes_ceiling_auroc'], 3)}.")

@@ -25,6 +25,18 @@ def views_seen(run: RunArtifacts) -> str:
     return ", ".join(f"{v} {pct(share)}" for v, share in views.items())
 
 
+def gate_summary(run: RunArtifacts) -> dict[str, str] | None:
+    """The intended-use gate's rules and counts in words (None for a run from before the gate)."""
+    gate = run.get("pile.gate", None)
+    if not gate:
+        return None
+    reasons = sorted(gate["by_reason"].items(), key=lambda kv: -kv[1])
+    why = ", ".join(f"{k} {num(v, 0)}" for k, v in reasons) or "none"
+    return {"rules": "; ".join(gate["rules"]), "n": num(gate["n_not_triaged"], 0),
+            "of": num(gate["n_studies"], 0), "share": pct(gate["n_not_triaged"] / gate["n_studies"]),
+            "why": why}
+
+
 def validated_range(run: RunArtifacts) -> str:
     lo, hi = run.get("pile.prevalence.validated_range")
     return f"{pct(lo, 0)}-{pct(hi, 0)}"

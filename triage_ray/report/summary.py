@@ -53,6 +53,9 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"{pile['prevalence']['in_validated_range']}; trusted: {pile['prevalence']['estimate_trusted']}"
         + "".join(f"\n  - not trusted: {r}" for r in pile["prevalence"]["untrusted_because"]),
         "- Buckets: " + ", ".join(f"{k} {v}" for k, v in pile["bucket_counts"].items()),
+        *([f"- Not triaged (outside the intended use): {pile['gate']['n_not_triaged']}, by first "
+           "reason: " + ", ".join(f"{k} {v}" for k, v in pile["gate"]["by_reason"].items())]
+          if pile.get("gate") else []),
         f"- Throughput multiplier on the pile: {ci(pm['throughput_multiplier'], 2)}; "
         f"days to clear {ci(pm['days_to_clear'], 1)} (no model: {ci(pm['days_to_clear_no_ai'], 1)})",
     ]

@@ -42,7 +42,11 @@ class XrayConfig(StudyConfig):
     n_studies: int = 16_000  # labelled studies to generate (train/calib/select/test)
     pile_size: int = 30_000  # unlabeled studies to score
     pile_prevalence: float | None = 0.40  # generated pile's abnormal rate (NIH table: 0.462) -> a shift
-    pile_root: str | None = None  # a real unlabeled pile (NIH layout) instead of a generated one
+    pile_root: str | None = None  # a real unlabeled pile instead of a generated one
+    pile_source: str = "nih"  # pile_root's layout: "nih" (Data_Entry CSV + PNGs) | "dicom" (a PACS export)
+    # overrides of the intended use the gate enforces and the memo states (gate.IntendedUse), e.g.
+    # {"min_age_years": 16, "views": ["PA"]}; {} is the validated default
+    intended_use: dict[str, Any] = field(default_factory=dict)
     image_size: int = 64
     # searched input sizes (the search's resolution axis); None: image_size alone. With several,
     # generated trees are drawn at the largest and ingest resizes down. One size by default: 128 px
@@ -214,14 +218,19 @@ class XrayConfig(StudyConfig):
         from sim.policies import POLICIES
         from triage_ray.abstain import T_HIGH_RULES, T_LOW_RULES, UNCERTAIN_ORDERS
         from triage_ray.calibrate import CALIBRATORS
+        from triage_ray.gate import IntendedUse
         from triage_ray.models import BACKBONES
         from triage_ray.train.schedules import SCHEDULES
         from triage_ray.train.supervision import SUPERVISIONS
         from triage_ray.xray.reference import REFERENCES
         from triage_ray.xray.search import SEARCHES
-        from triage_ray.xray.sources import SOURCES
+        from triage_ray.xray.sources import PILE_SOURCES, SOURCES
 
         check_choice("source", self.source, SOURCES)
+        check_choice("pile_source", self.pile_source, PILE_SOURCES)
+        IntendedUse.from_dict(self.intended_use)  # unknown keys or bad values fail here
+        if self.pile_source != "nih" and not self.pile_root:
+            raise ValueError(f"pile_source={self.pile_source!r} needs pile_root (the pile's folder)")
         check_choice("reference", self.reference, [*REFERENCES, "auto"])
         if self.reference_source == "chexpert_valid" and self.source != "chexpert":
             raise ValueError("reference='chexpert_valid' needs source='chexpert'")

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import logit
 
 from triage_ray.abstain import adjust_posteriors, prior_shift_report, worklist_order
-from triage_ray.abstain.buckets import BUCKET_NAMES
+from triage_ray.abstain.buckets import BUCKET_NAMES, Bucket
 from triage_ray.calibrate import PlattScaler
 from triage_ray.common.stats import bootstrap_weights
 from triage_ray.train.heldout import HeldOutLogits
@@ -121,13 +121,17 @@ def pile_covariates(labelled: pd.DataFrame, pile: pd.DataFrame, pile_prior: floa
 
 def build_worklist(
     studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
-    cfg: XrayConfig, labelled: pd.DataFrame | None = None,
+    cfg: XrayConfig, labelled: pd.DataFrame | None = None, gate_reasons: pd.Series | None = None,
+    labelled_in_scope: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Join logits to studies (1:1, checked), calibrate, estimate the pile prior, bucket, order.
 
     `labelled` (the labelled study table with its splits): when given, the pile's covariates are
-    compared with it, and a covariate shift marks the prevalence estimate untrusted: EM and BBSE
-    assume the pile differs from the labelled data by prevalence alone (label shift).
+    compared with it (with `labelled_in_scope`, the part of it inside the intended use, when a gate
+    ran), and a covariate shift marks the prevalence estimate untrusted: EM and BBSE assume the
+    pile differs from the labelled data by prevalence alone (label shift).
+    `gate_reasons` (study_id -> why it is outside the intended use, "" when inside): those studies
+    go to NOT_TRIAGED whatever their score, and the prevalence is estimated on the rest.
     """
     if logits["study_id"].duplicated().any():
         raise RuntimeError("batch inference returned a study twice")
@@ -135,20 +139,30 @@ def build_worklist(
     # reads in that order; handing it the model's read order made the baseline equal the policy.
     arrived = studies[["study_id", "patient_id", "view"]].assign(arrival_index=np.arange(len(studies)))
     merged = arrived.merge(logits, on="study_id", how="inner")
+    reasons = (pd.Series("", index=merged["study_id"]) if gate_reasons is None
+               else gate_reasons.reindex(merged["study_id"].astype(str)).fillna(""))
+    in_scope = (reasons == "").to_numpy()
+    if not in_scope.any():
+        raise ValueError("the intended-use gate refused every pile study: nothing to triage "
+                         f"(first reason: {reasons.iloc[0]})")
     z = merged["logit"].to_numpy()
     p = scored.calibrator.predict_proba(z)
     calib_prior = float(held.label["calib"].mean())
     patients = None if labelled is None else labelled.set_index(
         labelled["study_id"].astype(str))["patient_id"].reindex(
         held.study_id["calib"].astype(str)).to_numpy()
-    shift = estimate_pile_prior(z, held, seed=cfg.seed, calib_patients=patients)
+    shift = estimate_pile_prior(z[in_scope], held, seed=cfg.seed, calib_patients=patients)
     lo, hi = shift["validated_range"]
     untrusted = [] if shift["in_validated_range"] else [
         f"an estimate's interval (EM or BBSE, or BBSE unavailable) leaves the validated range "
         f"{lo:.2f}-{hi:.2f}"]
     covariates, moved = None, []
     if labelled is not None:
-        covariates, moved = pile_covariates(labelled, studies, float(shift["em"]["value"]), cfg.seed)
+        scope_ids = set(merged["study_id"][in_scope].astype(str))
+        covariates, moved = pile_covariates(
+            labelled if labelled_in_scope is None else labelled_in_scope,
+            studies[studies["study_id"].astype(str).isin(scope_ids)],
+            float(shift["em"]["value"]), cfg.seed)
         untrusted += [f"covariate shift: {m['reason']}" for m in moved]
     # Posteriors are re-expressed at the pile prior only when the estimate is trusted (inside the
     # validated range, no covariate shift); otherwise the calibrated p is kept and the run flagged.
@@ -158,16 +172,18 @@ def build_worklist(
     # The bound is certified on the `select` reference set, so the deployment prior it is
     # re-certified for must be a prevalence in the reference's terms too.
     cert = scored.certification["select"]
-    ref_shift = shift if cert.label_source == WRITTEN else reference_prior(p, cert, cfg.seed)
+    ref_shift = shift if cert.label_source == WRITTEN else reference_prior(p[in_scope], cert, cfg.seed)
     deploy = conservative_deploy_prior(ref_shift, float(cert.y.mean()))
     policy = abstention_policy(cfg, deploy_prior=deploy).fit(cert.p, cert.y)
     bucket = policy.assign(p)  # thresholds apply to the calibrated score
+    bucket[~in_scope] = Bucket.NOT_TRIAGED  # outside the intended use: never triaged, never cleared
     order = worklist_order(p_adj, bucket, cfg.uncertain_order)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     merged = merged.assign(
         p_calibrated=p, p_adjusted=p_adj, bucket=bucket.astype(np.int8),
         bucket_name=[BUCKET_NAMES[int(b)] for b in bucket], read_rank=rank,
+        gate_reason=reasons.to_numpy(),
     ).sort_values("read_rank")
     info = {"prevalence": {**shift, "calib_prior": calib_prior, "used_prior": pile_prior,
                            "estimate_trusted": trusted, "untrusted_because": untrusted,
@@ -183,15 +199,23 @@ def score_pile(
     studies: pd.DataFrame, logits: pd.DataFrame, scored: ScoredConfig, held: HeldOutLogits,
     cfg: XrayConfig, out_dir: Path, *, truth: pd.Series | None = None,
     skipped: list[tuple[str, str]] = (), labelled: pd.DataFrame | None = None,
+    not_studies: list[tuple[str, str]] = (), gate: tuple[pd.Series, dict[str, Any]] | None = None,
+    labelled_in_scope: pd.DataFrame | None = None,
 ) -> PileResult:
     """`truth` (study_id -> true abnormal) exists only for generated piles: used to count misses.
-    `labelled`: see `build_worklist`."""
-    worklist, info = build_worklist(studies, logits, scored, held, cfg, labelled)
-    n_in, n_out = len(studies), len(worklist)
+    `skipped`: studies ingest could not decode; `not_studies`: files the pile's source found but
+    could not read as a study (a DICOM report, no pixel data): both counted in, named, never dropped.
+    `gate`: (reasons, report) from `xray.gate.apply_gate`; `labelled`, `labelled_in_scope`: see
+    `build_worklist`."""
+    worklist, info = build_worklist(studies, logits, scored, held, cfg, labelled,
+                                    gate_reasons=None if gate is None else gate[0],
+                                    labelled_in_scope=labelled_in_scope)
+    skipped = [*not_studies, *skipped]
+    n_in, n_out = len(studies) + len(not_studies), len(worklist)
     if n_out + len(skipped) != n_in:
         raise RuntimeError(f"pile count mismatch: {n_in} in, {n_out} scored, {len(skipped)} skipped")
     path = out_dir / "worklist.parquet"
-    worklist.drop(columns=["logit"]).to_parquet(path, index=False)
+    worklist.drop(columns=[c for c in ("logit",) if c in worklist]).to_parquet(path, index=False)
     arrival = worklist.sort_values("arrival_index")  # the sim's FIFO baseline reads in this order
     is_abnormal = None
     if truth is not None:
@@ -206,6 +230,6 @@ def score_pile(
         skipped=[{"path": p, "reason": r} for p, r in skipped], worklist=path.name,
         bucket_counts={name: int(counts.get(name, 0)) for name in BUCKET_NAMES.values()},
         truth_known=truth is not None, prevalence=info["prevalence"], covariates=info["covariates"],
-        policy=info["policy"], simulation=sim,
+        policy=info["policy"], simulation=sim, gate=None if gate is None else gate[1],
     )
     return PileResult(worklist, summary)

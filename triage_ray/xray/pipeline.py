@@ -13,7 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from triage_ray.gate import IntendedUse
 from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.gate import apply_gate, fit_gate
 from triage_ray.xray.sources import GENERATED_NOTE, SOURCES, Log, finding_vocabulary, load_pile
 
 
@@ -195,14 +197,25 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
 
     t = time.time()
+    gate = fit_gate(IntendedUse.from_dict(cfg.intended_use), studies, shard_dirs[best_px],
+                    best["checkpoint_path"], run_dir, input_px=best_px, seed=cfg.seed, log=log)
+    timings["gate_fit_s"] = time.time() - t
+
+    t = time.time()
     pile, truth, pile_info = load_pile(cfg, log)
     pile_shards = run_dir / "shards" / "pile"
     ingest = ingest_to_shards(pile, pile_shards, image_size=best_px, overwrite=resuming)
     # committed in chunks: a run killed while scoring resumes (--resume) with what was scored
     logits = score_shards(pile_shards, best["checkpoint_path"], run_dir / "pile_logits",
-                          torch_threads=cfg.torch_threads, log=log)
+                          torch_threads=cfg.torch_threads, detector_file=gate.detector_file, log=log)
+    gated = apply_gate(gate, pile, pile_shards, logits.set_index("study_id")["ood_distance"])
+    log(f"gate: {gated[1]['n_not_triaged']:,} of {len(pile):,} pile studies outside the intended "
+        f"use (not triaged, read as usual): {gated[1]['by_reason']}")
     pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
-                             skipped=ingest.skipped, labelled=studies)
+                             skipped=ingest.skipped, labelled=studies,
+                             not_studies=[(d["path"], d["reason"]) for d in pile_info["skipped"]],
+                             gate=gated, labelled_in_scope=studies[
+                                 studies["study_id"].astype(str).isin(gate.labelled_in_scope)])
     timings["pile_s"] = time.time() - t
     vs_truth = (run_model_vs_truth(studies, held, ref_labels, logits, truth)
                 if "true_abnormal" in studies else None)

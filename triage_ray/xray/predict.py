@@ -18,39 +18,62 @@ import torch
 from triage_ray.train.loop import META_FILE, MODEL_FILE
 
 
-class LogitPredictor:
-    """A Ray Data callable class: loads the checkpoint once per actor, then maps batches."""
+def load_checkpoint_model(checkpoint_dir: str | Path):
+    """(model in eval mode, input mean, input std) of a trial's checkpoint."""
+    from triage_ray.models import create_backbone
 
-    def __init__(self, checkpoint_dir: str, torch_threads: int | None = None):
-        from triage_ray.models import create_backbone
+    meta = json.loads((Path(checkpoint_dir) / META_FILE).read_text())
+    # checkpoints before per-finding supervision have no n_outputs: they had one logit
+    model = create_backbone(meta["backbone"], pretrained=False,
+                            num_outputs=int(meta.get("n_outputs", 1)))
+    state = torch.load(Path(checkpoint_dir) / MODEL_FILE, weights_only=True)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, meta["mean"], meta["std"]
+
+
+def logits_and_features(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The abnormal logit and the pooled features the head reads (timm's pre-logits), one pass."""
+    with torch.no_grad():
+        trunk = model.forward_features(x)
+        features = model.forward_head(trunk, pre_logits=True)
+        return model.forward_head(trunk)[:, 0], features
+
+
+class LogitPredictor:
+    """A Ray Data callable class: loads the checkpoint once per actor, then maps batches.
+    With `detector_file` (`gate.ood`), each study also gets its feature distance `ood_distance`."""
+
+    def __init__(self, checkpoint_dir: str, torch_threads: int | None = None,
+                 detector_file: str | None = None):
+        from triage_ray.gate.ood import FeatureDistance
 
         if torch_threads:
             torch.set_num_threads(torch_threads)
-        meta = json.loads((Path(checkpoint_dir) / META_FILE).read_text())
-        # checkpoints before per-finding supervision have no n_outputs: they had one logit
-        self.model = create_backbone(meta["backbone"], pretrained=False,
-                                     num_outputs=int(meta.get("n_outputs", 1)))
-        state = torch.load(Path(checkpoint_dir) / MODEL_FILE, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.model.eval()
-        self.mean, self.std = meta["mean"], meta["std"]
+        self.model, self.mean, self.std = load_checkpoint_model(checkpoint_dir)
+        self.detector = FeatureDistance.load(detector_file) if detector_file else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from triage_ray.train.tensors import images_to_tensor
 
-        with torch.no_grad():
-            logits = self.model(images_to_tensor(batch, self.mean, self.std))[:, 0]  # abnormal
-        return {"study_id": batch["study_id"], "logit": logits.numpy().astype(np.float32)}
+        logits, features = logits_and_features(self.model, images_to_tensor(batch, self.mean, self.std))
+        out = {"study_id": batch["study_id"], "logit": logits.numpy().astype(np.float32)}
+        if self.detector is not None:
+            out["ood_distance"] = self.detector.distance(features.numpy()).astype(np.float32)
+        return out
 
 
 def _logit_dataset(ds, checkpoint_dir: str | Path, *, batch_size: int = 256, num_cpus: float = 1.0,
-                   concurrency: int = 1, torch_threads: int | None = None):
-    """`ds` mapped to (study_id, logit) by LogitPredictor actors (one model load per actor)."""
+                   concurrency: int = 1, torch_threads: int | None = None,
+                   detector_file: str | Path | None = None):
+    """`ds` mapped to (study_id, logit[, ood_distance]) by LogitPredictor actors (one model load
+    per actor)."""
     import ray.data
 
     return ds.map_batches(
         LogitPredictor,
-        fn_constructor_kwargs={"checkpoint_dir": str(checkpoint_dir), "torch_threads": torch_threads},
+        fn_constructor_kwargs={"checkpoint_dir": str(checkpoint_dir), "torch_threads": torch_threads,
+                               "detector_file": str(detector_file) if detector_file else None},
         batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus,
         compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
@@ -69,12 +92,13 @@ def shard_study_ids(shard_dir: str | Path) -> list[str]:
 def score_shards(
     shard_dir: str | Path, checkpoint_dir: str | Path, chunk_dir: str | Path, *,
     chunk_rows: int = 4096, batch_size: int = 256, concurrency: int = 1,
-    torch_threads: int | None = None, log=print,
+    torch_threads: int | None = None, detector_file: str | Path | None = None, log=print,
 ) -> pd.DataFrame:
-    """study_id, logit for every study of `shard_dir`, committed to `chunk_dir` as it goes.
+    """study_id, logit (and ood_distance with `detector_file`) for every study of `shard_dir`,
+    committed to `chunk_dir` as it goes.
 
-    Studies already in a committed chunk of the same model and pile are not scored again, so a
-    run killed part-way resumes; the result holds each study exactly once (checked)."""
+    Studies already in a committed chunk of the same model, detector and pile are not scored
+    again, so a run killed part-way resumes; the result holds each study exactly once (checked)."""
     from ray.data.expressions import col
 
     from triage_ray.data.stream import named_read_errors, read_shards
@@ -83,6 +107,12 @@ def score_shards(
     ids = shard_study_ids(shard_dir)
     identity = {"checkpoint": str(Path(checkpoint_dir).resolve()), "n_studies": len(ids),
                 "pile": pile_fingerprint(ids)}
+    columns = ["study_id", "logit"]
+    if detector_file:
+        from triage_ray.gate.ood import FeatureDistance
+
+        identity["detector"] = FeatureDistance.load(detector_file).fingerprint()
+        columns.append("ood_distance")
     store = LogitChunks.open(chunk_dir, identity, log=log)
     done = set(store.committed()["study_id"])
     todo = [sid for sid in ids if sid not in done]
@@ -93,11 +123,11 @@ def score_shards(
         if done:
             ds = ds.filter(expr=col("study_id").is_in(todo))
         scored = _logit_dataset(ds, checkpoint_dir, batch_size=batch_size, concurrency=concurrency,
-                                torch_threads=torch_threads)
+                                torch_threads=torch_threads, detector_file=detector_file)
         n = len(done)
         for batch in named_read_errors(
                 scored.iter_batches(batch_size=chunk_rows, batch_format="pandas"), shard_dir):
-            store.commit(batch[["study_id", "logit"]])
+            store.commit(batch[columns])
             n += len(batch)
             log(f"pile scoring: {n:,}/{len(ids):,} studies committed")
     rows = store.committed()

@@ -115,6 +115,7 @@ class PileSummary(_ToDict):
     covariates: dict[str, Any] | None  # the pile's covariates vs the labelled pool (None: not compared)
     policy: dict[str, Any]  # AbstentionPolicy.to_dict() as re-certified for the pile
     simulation: Any  # sim.SimResult
+    gate: dict[str, Any] | None = None  # the intended-use gate's report (xray.gate.apply_gate)
 
 
 @dataclass(frozen=True)

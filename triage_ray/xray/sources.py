@@ -147,14 +147,41 @@ def ground_truth(root: Path) -> pd.Series:
     return pd.Series(gt["true_abnormal"].astype(bool).to_numpy(), index=ids)
 
 
+def _nih_pile(root: Path, log: Log) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """An NIH-layout folder without labels (Data_Entry CSV + PNGs)."""
+    from triage_ray.data.nih import load_nih
+
+    return add_nih_demographics(load_nih(root, labels=False), root), []
+
+
+def _dicom_pile(root: Path, log: Log) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """A PACS export: a folder tree of DICOM files (`data.dicom`); non-studies are named skips."""
+    from triage_ray.data.dicom import load_dicom_tree
+
+    t0 = time.time()
+    studies, skipped = load_dicom_tree(root)
+    log(f"DICOM pile: {len(studies):,} images read from {root} in {time.time() - t0:.1f}s, "
+        f"{len(skipped)} file(s) skipped" + (f", e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped
+                                            else ""))
+    return studies, skipped
+
+
+# pile_root's layouts (XrayConfig.pile_source): root -> (study table, files skipped before ingest)
+PILE_SOURCES: dict[str, Callable[[Path, Log], tuple[pd.DataFrame, list[tuple[str, str]]]]] = {
+    "nih": _nih_pile, "dicom": _dicom_pile,
+}
+
+
 def load_pile(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, pd.Series | None, dict[str, Any]]:
-    """The unlabeled pile (labels dropped) and, for a generated pile only, its hidden truth."""
+    """The unlabeled pile (labels dropped) and, for a generated pile only, its hidden truth.
+    info["skipped"]: files the pile's layout names but that are no study (counted in, never dropped)."""
     from triage_ray.data.nih import load_nih
 
     if cfg.pile_root:
         root = Path(cfg.pile_root)
-        pile = add_nih_demographics(load_nih(root, labels=False), root)
-        return pile, None, {"root": str(root), "generated": False}
+        pile, skipped = PILE_SOURCES[cfg.pile_source](root, log)
+        return pile, None, {"root": str(root), "generated": False, "layout": cfg.pile_source,
+                            "skipped": [{"path": p, "reason": r} for p, r in skipped]}
     root = generated_root(cfg, "pile", cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1)
     gen = generate_tree(root, cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1, cfg, log)
     studies = add_nih_demographics(load_nih(root, labels=False), root)
@@ -162,6 +189,6 @@ def load_pile(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, pd.Series | None
     # the share the written labels call abnormal: what EM and BBSE estimate (both are fitted on
     # written labels), so that is the figure to check them against, not the generator's truth
     written = float(load_nih(root)["label"].mean())
-    return studies, truth, {"root": str(root), "generated": True,
+    return studies, truth, {"root": str(root), "generated": True, "layout": "generated", "skipped": [],
                             "true_prevalence": float(truth.mean()),
                             "written_prevalence": written, "seed": gen.seed}

@@ -1,0 +1,180 @@
+"""The intended-use gate as a pipeline stage: fitted on the labelled data, applied to the pile.
+
+fit: the feature check (`gate.ood`) is fitted on in-scope training studies' features and its
+threshold set on in-scope `calib` studies at the intended use's false-flag rate; the rate seen on
+in-scope `test` studies is reported with its interval, and so is the share of probe images
+(`data.synth.probes`: blank, inverted, rotated, noise, non-chest) that the gate catches.
+apply: every pile study gets its reasons (metadata rules, image checks, feature check); a study
+with any goes to NOT_TRIAGED, "read as usual", never auto-cleared.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from triage_ray.common.stats import clopper_pearson
+from triage_ray.gate import FeatureDistance, IntendedUse, image_reasons, image_stats, scope_reasons
+from triage_ray.gate.ood import DETECTOR_FILE
+
+REASON_SEP = "; "
+OOD_REASON = "unlike the training images (feature check)"
+MAX_FIT, MAX_PROBE_SOURCE = 4000, 200  # training studies the Gaussian is fitted on; probe sources
+
+
+@dataclass
+class GateModel:
+    use: IntendedUse
+    input_px: int
+    detector: FeatureDistance
+    detector_file: Path
+    check: dict[str, Any]  # false-flag rate on in-scope test studies, probe detection rates
+    labelled_in_scope: set[str]  # labelled studies inside the intended use (metadata and images)
+
+
+def _split_images(shard_dir: Path, keep: dict[str, set[str]], limit: int, seed: int
+                  ) -> dict[str, tuple[list[str], np.ndarray]]:
+    """split -> (study ids, (N, H, W) uint8) for the studies in `keep[split]`, at most `limit`
+    per split (a seeded sample)."""
+    import pyarrow.parquet as pq
+
+    from triage_ray.data.stream import batch_to_images, shard_files
+
+    ids: dict[str, list[str]] = {s: [] for s in keep}
+    blobs: dict[str, list[bytes]] = {s: [] for s in keep}
+    for f in shard_files(shard_dir):
+        t = pq.read_table(f, columns=["study_id", "split", "image"]).to_pydict()
+        for sid, split, blob in zip(t["study_id"], t["split"], t["image"], strict=True):
+            if split in keep and sid in keep[split]:
+                ids[split].append(sid)
+                blobs[split].append(blob)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split in keep:
+        take = np.sort(rng.permutation(len(ids[split]))[:limit])
+        out[split] = ([ids[split][i] for i in take],
+                      batch_to_images({"image": [blobs[split][i] for i in take]}))
+    return out
+
+
+def image_features(checkpoint_dir: str | Path, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, D) pooled backbone features of (N, H, W) uint8 images, in this process."""
+    from triage_ray.train.tensors import images_to_tensor
+    from triage_ray.xray.predict import load_checkpoint_model, logits_and_features
+
+    model, mean, std = load_checkpoint_model(checkpoint_dir)
+    parts = []
+    for i in range(0, len(images), batch):
+        chunk = images[i:i + batch]
+        x = images_to_tensor({"image": [im.tobytes() for im in chunk]}, mean, std)
+        parts.append(logits_and_features(model, x)[1].numpy())
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def in_scope_ids(studies: pd.DataFrame, stats: pd.DataFrame, use: IntendedUse,
+                 input_px: int) -> set[str]:
+    """Studies passing the metadata rules and image checks (the feature check's population)."""
+    reasons, _ = scope_reasons(studies, use, input_px=input_px)
+    bad_image = image_reasons(stats, use)
+    return {sid for sid, r in zip(studies["study_id"].astype(str), reasons, strict=True)
+            if not r and sid not in bad_image}
+
+
+def fit_gate(use: IntendedUse, labelled: pd.DataFrame, shard_dir: Path, checkpoint_dir: str | Path,
+             out_dir: Path, *, input_px: int, seed: int, log=print) -> GateModel:
+    """Fit and check the feature detector on the labelled data (module doc); saves it to out_dir."""
+    stats = image_stats(shard_dir)
+    ok = in_scope_ids(labelled, stats, use, input_px)
+    split = labelled.set_index(labelled["study_id"].astype(str))["split"]
+    keep = {s: {sid for sid in ok if split.get(sid) == s} for s in ("train", "calib", "test")}
+    data = _split_images(shard_dir, keep, max(MAX_FIT, *(len(v) for v in keep.values())), seed)
+    train_ids, train_px = data["train"]
+    fit_px = train_px[np.random.default_rng(seed).permutation(len(train_ids))[:MAX_FIT]]
+    feats = {s: image_features(checkpoint_dir, px) for s, (_, px) in
+             (("train", (None, fit_px)), ("calib", data["calib"]), ("test", data["test"]))}
+    detector = FeatureDistance.fit(feats["train"]).calibrate(feats["calib"], use.ood_false_flag_rate)
+    flagged = int(detector.flags(feats["test"]).sum())
+    n_test = len(feats["test"])
+    lo, hi = clopper_pearson(flagged, n_test)
+    probes = probe_detection(detector, checkpoint_dir, data["test"][1][:MAX_PROBE_SOURCE], use, seed)
+    check = {"detector": detector.meta(), "in_scope_labelled": len(ok),
+             "out_of_scope_labelled": int(len(labelled) - len(ok)),
+             "false_flag_test": {"flagged": flagged, "n": n_test,
+                                 "rate": flagged / n_test if n_test else None,
+                                 "ci_low": lo, "ci_high": hi, "target": use.ood_false_flag_rate},
+             "probes": probes}
+    path = detector.save(out_dir / DETECTOR_FILE)
+    (out_dir / "gate_check.json").write_text(json.dumps(check, indent=2))
+    log(f"gate: feature check fitted on {len(fit_px):,} in-scope training studies, threshold on "
+        f"{detector.n_calibration:,} calib; flags {flagged}/{n_test} in-scope test studies "
+        f"({flagged / max(n_test, 1):.1%}, target {use.ood_false_flag_rate:.0%}); probes caught: "
+        + ", ".join(f"{k} {v['caught']}/{v['n']}" for k, v in probes.items()))
+    return GateModel(use, input_px, detector, path, check, ok)
+
+
+def probe_detection(detector: FeatureDistance, checkpoint_dir: str | Path, sources: np.ndarray,
+                    use: IntendedUse, seed: int) -> dict[str, dict[str, Any]]:
+    """Per probe kind: how many the image checks, the feature check, and either caught."""
+    from triage_ray.data.synth.probes import probe_images
+
+    out = {}
+    for kind, px in probe_images(sources, seed).items():
+        ids = [f"{i}" for i in range(len(px))]
+        flat = px.reshape(len(px), -1).astype(np.float32)
+        p01, p99 = np.percentile(flat, [1, 99], axis=1)
+        stats = pd.DataFrame({"study_id": ids, "std": flat.std(axis=1), "p01": p01, "p99": p99})
+        by_image = set(image_reasons(stats, use))
+        by_ood = set(np.asarray(ids)[detector.flags(image_features(checkpoint_dir, px))])
+        n = len(px)
+        caught = len(by_image | by_ood)
+        lo, hi = clopper_pearson(caught, n)
+        out[kind] = {"n": n, "image_checks": len(by_image), "feature_check": len(by_ood),
+                     "caught": caught, "rate": caught / n if n else None, "ci_low": lo, "ci_high": hi}
+    return out
+
+
+def apply_gate(gate: GateModel, studies: pd.DataFrame, shard_dir: Path,
+               ood_distance: pd.Series) -> tuple[pd.Series, dict[str, Any]]:
+    """study_id -> reasons ("" when in scope) for every pile study, and the gate's report."""
+    reasons, checked = scope_reasons(studies, gate.use, input_px=gate.input_px)
+    bad_image = image_reasons(image_stats(shard_dir), gate.use)
+    ids = studies["study_id"].astype(str).to_numpy()
+    dist = ood_distance.reindex(ids).to_numpy(dtype=float)
+    for i, sid in enumerate(ids):
+        reasons[i] += bad_image.get(sid, [])
+        if not reasons[i] and dist[i] > gate.detector.threshold:  # NaN (not ingested): not compared
+            reasons[i].append(OOD_REASON)
+    checked = {**checked, "image checks": "per study (ingested pixels)",
+               "feature check": "per study (backbone features)"}
+    return gate_report(gate.use, gate.input_px, ids, reasons, checked, gate.check)
+
+
+def gate_report(use: IntendedUse, input_px: int, ids: np.ndarray, reasons: list[list[str]],
+                checked: dict[str, str], check: dict[str, Any] | None
+                ) -> tuple[pd.Series, dict[str, Any]]:
+    """(study_id -> reasons joined, "" when in scope) and the report metrics.json keeps: the
+    rules in words, how each was checked, and the count by each study's first reason."""
+    joined = pd.Series([REASON_SEP.join(r) for r in reasons], index=ids)
+    first = pd.Series([_reason_kind(r[0]) for r in reasons if r], dtype=str)
+    every = pd.Series([_reason_kind(x) for r in reasons for x in r], dtype=str)
+    report = {"intended_use": use.to_dict(), "rules": use.describe(input_px), "checked": checked,
+              "n_not_triaged": int((joined != "").sum()), "n_studies": len(ids),
+              "by_reason": {k: int(v) for k, v in first.value_counts().items()},
+              "by_any_reason": {k: int(v) for k, v in every.value_counts().items()},
+              "check": check}
+    return joined, report
+
+
+REASON_KINDS = ("modality", "body part", "view", "age", "image", "blank image", "low dynamic range",
+                "unlike the training images")
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason's kind for the count table: 'age 7 (under 18)' and 'age not stated' are 'age'."""
+    return next((k for k in sorted(REASON_KINDS, key=len, reverse=True) if reason.startswith(k)),
+                reason)
