@@ -115,3 +115,17 @@ def test_pile_covariates_survive_an_em_estimate_at_the_edge(em):
         study_id=[f"q{i}" for i in range(n)])
     covariates, moved = pile_covariates(labelled, pile, em, seed=0)
     assert covariates and isinstance(moved, list)
+
+
+def test_behind_a_gate_the_cut_offs_are_certified_on_in_scope_studies_only(held, scored):
+    """The pile's cleared studies all come from inside the intended use, so the bound is
+    re-certified on the in-scope part of the select set, not on studies the gate would refuse."""
+    cfg, sc = scored
+    studies, logits, _ = _pile(0.40, n=4000)
+    select_ids = held.study_id["select"]
+    in_scope = pd.DataFrame({"study_id": select_ids[::2]})  # half the select studies
+    _, info = build_worklist(studies, logits, sc, held, cfg, labelled_in_scope=in_scope)
+    cert = info["policy"]["certified_on"]
+    assert cert["n"] == len(in_scope) and cert["population"].startswith("in scope")
+    _, everyone = build_worklist(studies, logits, sc, held, cfg)
+    assert everyone["policy"]["certified_on"]["n"] == len(select_ids)

@@ -37,10 +37,10 @@ class GateModel:
     labelled_in_scope: set[str]  # labelled studies inside the intended use (metadata and images)
 
 
-def _split_images(shard_dir: Path, keep: dict[str, set[str]], limit: int, seed: int
+def _split_images(shard_dir: Path, keep: dict[str, set[str]], limit: dict[str, int], seed: int
                   ) -> dict[str, tuple[list[str], np.ndarray]]:
-    """split -> (study ids, (N, H, W) uint8) for the studies in `keep[split]`, at most `limit`
-    per split (a seeded sample)."""
+    """split -> (study ids, (N, H, W) uint8) for the studies in `keep[split]`, at most
+    `limit[split]` of them (a seeded sample)."""
     import pyarrow.parquet as pq
 
     from triage_ray.data.stream import batch_to_images, shard_files
@@ -56,7 +56,7 @@ def _split_images(shard_dir: Path, keep: dict[str, set[str]], limit: int, seed: 
     rng = np.random.default_rng(seed)
     out = {}
     for split in keep:
-        take = np.sort(rng.permutation(len(ids[split]))[:limit])
+        take = np.sort(rng.permutation(len(ids[split]))[:limit[split]])
         out[split] = ([ids[split][i] for i in take],
                       batch_to_images({"image": [blobs[split][i] for i in take]}))
     return out
@@ -92,11 +92,10 @@ def fit_gate(use: IntendedUse, labelled: pd.DataFrame, shard_dir: Path, checkpoi
     ok = in_scope_ids(labelled, stats, use, input_px)
     split = labelled.set_index(labelled["study_id"].astype(str))["split"]
     keep = {s: {sid for sid in ok if split.get(sid) == s} for s in ("train", "calib", "test")}
-    data = _split_images(shard_dir, keep, max(MAX_FIT, *(len(v) for v in keep.values())), seed)
-    train_ids, train_px = data["train"]
-    fit_px = train_px[np.random.default_rng(seed).permutation(len(train_ids))[:MAX_FIT]]
-    feats = {s: image_features(checkpoint_dir, px) for s, (_, px) in
-             (("train", (None, fit_px)), ("calib", data["calib"]), ("test", data["test"]))}
+    data = _split_images(shard_dir, keep, {"train": MAX_FIT, "calib": len(keep["calib"]),
+                                           "test": len(keep["test"])}, seed)
+    fit_px = data["train"][1]
+    feats = {s: image_features(checkpoint_dir, px) for s, (_, px) in data.items()}
     detector = FeatureDistance.fit(feats["train"]).calibrate(feats["calib"], use.ood_false_flag_rate)
     flagged = int(detector.flags(feats["test"]).sum())
     n_test = len(feats["test"])

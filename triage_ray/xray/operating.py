@@ -43,10 +43,20 @@ class ScoredSet:
     p: np.ndarray  # (n,) calibrated p(abnormal)
     y: np.ndarray  # (n,) 0/1 reference labels
     label_source: str  # what y is, in words ("simulated panel, majority of 3", "written labels")
+    study_id: np.ndarray | None = None  # (n,) when known: lets the pile restrict it (`restrict`)
 
     def __post_init__(self) -> None:
         if self.p.shape != self.y.shape or self.p.ndim != 1:
             raise ValueError(f"ScoredSet: p {self.p.shape} and y {self.y.shape} must be (n,) alike")
+        if self.study_id is not None and np.shape(self.study_id) != self.p.shape:
+            raise ValueError(f"ScoredSet: study_id {np.shape(self.study_id)} must match p {self.p.shape}")
+
+    def restrict(self, keep: set[str]) -> ScoredSet:
+        """The studies whose id is in `keep` (e.g. those inside the intended use)."""
+        if self.study_id is None:
+            raise ValueError("ScoredSet.restrict needs study ids")
+        m = np.isin(self.study_id.astype(str), list(keep))
+        return ScoredSet(self.p[m], self.y[m], self.label_source, self.study_id[m])
 
     @property
     def n(self) -> int:

@@ -170,8 +170,11 @@ def build_worklist(
     pile_prior = float(np.clip(shift["em"]["value"], 1e-3, 1 - 1e-3)) if trusted else calib_prior
     p_adj = adjust_posteriors(p, calib_prior, pile_prior)
     # The bound is certified on the `select` reference set, so the deployment prior it is
-    # re-certified for must be a prevalence in the reference's terms too.
+    # re-certified for must be a prevalence in the reference's terms too. Behind a gate only the
+    # in-scope part of it: the pile's cleared studies all come from inside the intended use.
     cert = scored.certification["select"]
+    if labelled_in_scope is not None and cert.study_id is not None:
+        cert = cert.restrict(set(labelled_in_scope["study_id"].astype(str)))
     ref_shift = shift if cert.label_source == WRITTEN else reference_prior(p[in_scope], cert, cfg.seed)
     deploy = conservative_deploy_prior(ref_shift, float(cert.y.mean()))
     policy = abstention_policy(cfg, deploy_prior=deploy).fit(cert.p, cert.y)
@@ -191,7 +194,11 @@ def build_worklist(
                            "reference": None if ref_shift is shift else {
                                k: ref_shift[k] for k in ("em", "bbse", "label_source",
                                                          "validated_range", "methods_agree")}},
-            "covariates": covariates, "policy": policy.to_dict()}
+            "covariates": covariates,
+            "policy": {**policy.to_dict(), "certified_on": {
+                "split": "select", "n": cert.n, "label_source": cert.label_source,
+                "population": "in scope (intended-use gate)" if labelled_in_scope is not None
+                else "all studies"}}}
     return merged, info
 
 

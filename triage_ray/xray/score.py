@@ -75,13 +75,15 @@ def certification_sets(held: HeldOutLogits, p: dict[str, np.ndarray],
     out = {}
     for split in ("select", "test"):
         if reference is None:
-            out[split] = ScoredSet(p[split], held.label[split].astype(np.int64), label_source)
+            out[split] = ScoredSet(p[split], held.label[split].astype(np.int64), label_source,
+                                   held.study_id[split].astype(str))
             continue
         ref = reference.reindex(held.study_id[split].astype(str)).to_numpy(dtype=float)
         have = ~np.isnan(ref)
         if not have.any():
             raise ValueError(f"no {split} study has a reference label ({label_source})")
-        out[split] = ScoredSet(p[split][have], ref[have].astype(np.int64), label_source)
+        out[split] = ScoredSet(p[split][have], ref[have].astype(np.int64), label_source,
+                               held.study_id[split].astype(str)[have])
     return out
 
 
