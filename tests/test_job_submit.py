@@ -214,7 +214,10 @@ def test_smoke_sweep_runs_as_a_ray_job_on_two_nodes(smoke_job, two_node_cluster)
     worklist = pd.read_parquet(run_dir / "worklist.parquet")
     assert len(worklist) == config["pile_size"] == metrics["pile"]["n_scored"]
     assert worklist["study_id"].is_unique
-    assert set(worklist["bucket"]) <= {0, 1, 2}
+    assert set(worklist["bucket"]) <= {0, 1, 2, 3}  # 3: not triaged (the intended-use gate)
+    gated = worklist["bucket_name"] == "not_triaged"
+    assert (worklist["gate_reason"] != "").eq(gated).all()  # refused exactly when a reason is given
+    assert gated.sum() == metrics["pile"]["gate"]["n_not_triaged"] > 0  # NIH ages include children
     for split in ("before", "after"):
         ece = metrics["calibration"][split]["ece"]
         assert ece["ci_low"] <= ece["value"] <= ece["ci_high"]
