@@ -53,23 +53,17 @@ def test_command_line_reports_a_bad_run_dir(tmp_path, capsys):
 def test_grad_cam_reads_a_stage_with_a_usable_map(tmp_path):
     """At 64 px the last stage is 2 x 2; the review page's saliency reads the deepest stage with an
     8 x 8 map, and returns one [0, 1] map per image at the image's size."""
-    import json
-
     import numpy as np
-    import torch
 
-    from triage_ray.models import create_backbone, grayscale_normalisation
+    from tests.checkpoint_files import untrained_checkpoint
+    from triage_ray.models import create_backbone
     from triage_ray.report.review import cam_layer, grad_cam, overlay
-    from triage_ray.train.loop import META_FILE, MODEL_FILE
 
     model = create_backbone("resnet10t", num_outputs=1)
     assert cam_layer(model.feature_info, 64) == "layer2"  # stride 8: 8 x 8
     assert cam_layer(model.feature_info, 256) == "layer4"  # stride 32: 8 x 8
     assert cam_layer(model.feature_info, 16) == model.feature_info[0]["module"]
-    mean, std = grayscale_normalisation(model)
-    torch.save({"model": model.state_dict()}, tmp_path / MODEL_FILE)
-    (tmp_path / META_FILE).write_text(json.dumps({"backbone": "resnet10t", "mean": mean,
-                                                  "std": std, "n_outputs": 1}))
+    untrained_checkpoint(tmp_path)
     images = np.random.default_rng(0).integers(0, 256, (3, 64, 64), dtype=np.uint8)
     cam = grad_cam(tmp_path, images)
     assert cam.shape == (3, 64, 64) and cam.min() >= 0 and cam.max() <= 1

@@ -5,15 +5,14 @@ in is a worklist row or a named skip."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import torch
 
+from tests.checkpoint_files import untrained_checkpoint
 from triage_ray.data.dicom import load_dicom_tree
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
@@ -22,9 +21,7 @@ from triage_ray.data.stream import batch_to_images, shard_files
 from triage_ray.data.synth import generate_nih_tree
 from triage_ray.data.synth.dicom import write_dicom_tree
 from triage_ray.gate import IntendedUse
-from triage_ray.models import create_backbone, grayscale_normalisation
 from triage_ray.train.heldout import HeldOutLogits
-from triage_ray.train.loop import META_FILE, MODEL_FILE
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.gate import apply_gate, fit_gate, image_features
 from triage_ray.xray.pile import score_pile
@@ -61,14 +58,7 @@ def gate(tmp_path_factory):
     studies = add_nih_demographics(load_nih(root / "tree"), root / "tree")
     studies["split"] = np.array(["train", "train", "calib", "test"])[np.arange(len(studies)) % 4]
     ingest_to_shards(studies, root / "shards", image_size=PX, parallel=False)
-    ckpt = root / "checkpoint"
-    ckpt.mkdir()
-    torch.manual_seed(0)
-    model = create_backbone("resnet10t", pretrained=False, num_outputs=1)
-    mean, std = grayscale_normalisation(model)
-    torch.save({"model": model.state_dict()}, ckpt / MODEL_FILE)
-    (ckpt / META_FILE).write_text(json.dumps({"backbone": "resnet10t", "mean": mean, "std": std,
-                                              "n_outputs": 1}))
+    ckpt = untrained_checkpoint(root / "checkpoint")
     return fit_gate(USE, studies, root / "shards", ckpt, root, input_px=PX, seed=0,
                     log=lambda *_: None), ckpt
 

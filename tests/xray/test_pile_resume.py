@@ -4,7 +4,6 @@ once, with the logits an uninterrupted run gives."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
+from tests.checkpoint_files import untrained_checkpoint
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.synth import generate_nih_tree
-from triage_ray.models import create_backbone, grayscale_normalisation
-from triage_ray.train.loop import META_FILE, MODEL_FILE
 from triage_ray.xray.chunks import LogitChunks
 from triage_ray.xray.predict import score_shards, shard_study_ids
 
@@ -35,14 +32,7 @@ def pile(tmp_path_factory):
                       ceiling_sample=0)
     studies = load_nih(root / "tree")
     ingest_to_shards(studies, root / "shards", image_size=64, rows_per_shard=500, parallel=False)
-    ckpt = root / "checkpoint"
-    ckpt.mkdir()
-    torch.manual_seed(0)
-    model = create_backbone("resnet10t", pretrained=False, num_outputs=1)
-    mean, std = grayscale_normalisation(model)
-    torch.save({"model": model.state_dict()}, ckpt / MODEL_FILE)
-    (ckpt / META_FILE).write_text(json.dumps({"backbone": "resnet10t", "mean": mean, "std": std,
-                                              "n_outputs": 1}))
+    ckpt = untrained_checkpoint(root / "checkpoint")
     return root / "shards", ckpt
 
 
