@@ -1,11 +1,13 @@
-"""Intake-record triage study: one multi-task Transformer vs separate models (issue 6).
+"""Intake-record triage study: one multi-task Transformer vs separate models.
 
-    python sweeps/intake.py --smoke          # every stage on tiny generated data, < 5 min
-    python sweeps/intake.py                  # default: 40k generated records per setting, 5 seeds
+    python sweeps/intake.py --smoke          # every stage on tiny generated data, a few minutes
+    python sweeps/intake.py                  # default: full-scale headline, learning curve,
+                                             # transfer map, controls (see docs/intake.md)
     python sweeps/intake.py --data my.csv --config map.json   # a real file (see docs/intake.md)
     ray job submit --working-dir . -- python sweeps/intake.py --smoke   # on a running cluster
 
-Outputs go to reports/intake/<run-id>/ (config, data card, tables, figures, recommendation).
+Outputs go to reports/intake/<run-id>/ (config, data cards, tables, figures, and the
+recommendation as recommendation.pdf with .md/.html twins).
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from triage_ray.intake.config import IntakeConfig  # noqa: E402
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="tiny sizes: every stage in < 5 min")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: every stage in minutes")
     p.add_argument("--config", type=Path, help="JSON file of IntakeConfig overrides")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
-                   help="override config keys, e.g. --set seeds=3 'train_sizes=[500, 2000]'")
+                   help="override config keys, e.g. --set seeds=5 'train_sizes=[500, 2000]'")
     p.add_argument("--data", help="a real CSV/Parquet file instead of generated records")
     p.add_argument("--seeds", type=int)
     p.add_argument("--run-id")

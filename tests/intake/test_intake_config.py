@@ -3,17 +3,25 @@ import json
 import pytest
 
 from triage_ray.intake.config import IntakeConfig
-from triage_ray.intake.setups import Setup, study_setups
+from triage_ray.intake.prepare import plan_settings
+from triage_ray.intake.setups import Setup, headline_setups, map_setups, tuned_setups
 
 
 def test_defaults_respect_the_issue():
     cfg = IntakeConfig()
-    assert cfg.n_records == 40_000 and cfg.seeds == 5
-    assert len(cfg.train_sizes) == 2 and len(cfg.relatedness) == 2
-    keys = [s.key for s in study_setups(cfg)]
-    assert keys == ["mtl_fixed_0.25", "mtl_fixed_0.5", "mtl_fixed_0.75", "mtl_uncertainty",
+    assert cfg.n_records == 40_000 and cfg.pool_size == 28_000 and cfg.full_size
+    assert cfg.seeds >= 3 and len(cfg.relatedness) >= 4 and len(cfg.train_sizes) >= 3
+    assert min(cfg.relatedness) == 0.0 and max(cfg.relatedness) == 1.0
+    roles = [role for _, _, role in plan_settings(cfg)]
+    assert roles.count("headline") == 1 and roles.count("control") == 2
+    keys = [s.key for s in headline_setups(cfg.weightings, "pcgrad", cfg.matched_params)]
+    assert keys == ["mtl_pcgrad_matched", "mtl_fixed", "mtl_uncertainty", "mtl_pcgrad",
                     "tf_urgency", "tf_specialty", "xgb"]
+    assert [s.key for s in map_setups("fixed")] == ["mtl_fixed", "tf_urgency", "tf_specialty"]
+    assert {s.key for s in tuned_setups(cfg.weightings)} == set(keys) - {"xgb",
+                                                                      "mtl_pcgrad_matched"}
     assert all(Setup.from_key(k).key == k for k in keys)
+    assert Setup.from_key("mtl_pcgrad_matched").tuned_as == "mtl_pcgrad"
 
 
 def test_unknown_keys_and_bad_values_raise(tmp_path):
@@ -25,6 +33,12 @@ def test_unknown_keys_and_bad_values_raise(tmp_path):
         IntakeConfig.from_dict({"train_sizes": [500, 100]})
     with pytest.raises(ValueError, match="unknown setup key"):
         Setup.from_key("mlp")
+    with pytest.raises(ValueError, match="weightings must be one of"):
+        IntakeConfig.from_dict({"weightings": ["gradnorm"]})
+    with pytest.raises(ValueError, match="controls must be one of"):
+        IntakeConfig.from_dict({"controls": ["sideways"]})
+    with pytest.raises(ValueError, match="headline_relatedness"):
+        IntakeConfig.from_dict({"headline_relatedness": 0.3})
     cfg = IntakeConfig.smoke_config(seeds=1)
     cfg.save(tmp_path / "c.json")
     assert IntakeConfig.from_dict(json.loads((tmp_path / "c.json").read_text())) == cfg
@@ -42,3 +56,25 @@ def test_sweep_script_builds_configs():
     assert cfg.smoke and cfg.seeds == 1 and cfg.n_boot == 50
     assert mod.build_config(mod.parse_args([])) == IntakeConfig()
     assert len(path.read_text().splitlines()) < 120  # the entry script stays thin
+
+
+def test_trial_plan_covers_the_map_with_the_chosen_setup_only():
+    from triage_ray.intake.fitting import Hyper
+    from triage_ray.intake.study import plan_trials
+
+    cfg = IntakeConfig()
+    index = {key: {"role": role, "relatedness": rel,
+                   "sizes": [cfg.control_size] if role == "control" else
+                   cfg.train_sizes + ([cfg.pool_size] if role == "headline" else [])}
+             for key, rel, role in plan_settings(cfg)}
+    hypers = {s.key: Hyper(1e-3) for s in tuned_setups(cfg.weightings)}
+    specs = {s.setup: s for s in plan_trials(cfg, index, hypers, "pcgrad")}
+    assert set(specs) == {"mtl_pcgrad_matched", "mtl_fixed", "mtl_uncertainty", "mtl_pcgrad",
+                          "tf_urgency", "tf_specialty", "xgb"}
+    for key in ("mtl_pcgrad", "tf_urgency", "tf_specialty"):
+        assert set(specs[key].settings) == set(index)  # headline, map and controls
+    for key in ("mtl_fixed", "mtl_uncertainty", "mtl_pcgrad_matched", "xgb"):
+        assert specs[key].settings == ("rel0.5",)
+    assert specs["xgb"].hyper is None and specs["mtl_pcgrad_matched"].hyper["lr"] == 1e-3
+    order = [s.setup for s in plan_trials(cfg, index, hypers, "pcgrad")]
+    assert order[0] == "mtl_pcgrad" and order[-1] == "xgb"  # longest first

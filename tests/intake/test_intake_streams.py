@@ -3,7 +3,7 @@
 import numpy as np
 
 from triage_ray.intake.ingest import assign_splits, in_training_set, study_rows
-from triage_ray.intake.streams import encode_study_batch, ids_column, mask_column, select
+from triage_ray.intake.streams import PAD_ID, encode_study_batch, ids_column, select
 from triage_ray.intake.tokenize import record_texts, train_tokenizer
 
 
@@ -12,7 +12,7 @@ def _rows(records):
     rows = study_rows(df, [100, 400]).assign(setting="relA")
     toks = {f"relA@{n}": train_tokenizer(record_texts(rows[in_training_set(rows, n)]), 200).to_str()
             for n in (100, 400)}
-    return rows, encode_study_batch(rows, toks, [100, 400], max_len=24)
+    return rows, encode_study_batch(rows, toks, [100, 400, 900], max_len=24)
 
 
 def test_splits_are_nested_and_disjoint(records):
@@ -27,7 +27,8 @@ def test_splits_are_nested_and_disjoint(records):
 def test_encoded_columns_and_selection(records):
     rows, enc = _rows(records)
     assert enc[ids_column(100)].shape == (len(rows), 24)
-    assert enc[mask_column(400)].sum(axis=1).min() >= 3  # [CLS] ... [SEP] at least
+    assert (enc[ids_column(400)] != PAD_ID).sum(axis=1).min() >= 3  # [CLS] ... [SEP] at least
+    assert not enc[ids_column(900)].any()  # a size this setting has no tokenizer for: zeros
     train = select(enc, "relA", "train", 100)
     evals = select(enc, "relA", "eval")
     assert len(train["record_id"]) == 100 and set(evals["split"]) == {"val", "test"}

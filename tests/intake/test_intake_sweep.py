@@ -1,4 +1,5 @@
-"""End to end: `python sweeps/intake.py --smoke` on a real local Ray (Data + Train + Tune)."""
+"""End to end: `python sweeps/intake.py --smoke` on a real local Ray (Data + Train + Tune): the
+tuning, the headline, the transfer map, the controls and the recommendation document."""
 
 import json
 from importlib.util import module_from_spec, spec_from_file_location
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from triage_ray.intake.schema import TASKS
 
@@ -21,23 +23,46 @@ def test_smoke_run_writes_every_output(ray_local, tmp_path):
 
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["smoke"] and cfg["run_id"] == "t"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    selected = summary["selected_mtl"]
+    n_w = len(cfg["weightings"])
+    pool = cfg["n_records"] - cfg["n_val"] - cfg["n_test"]
     res = pd.read_csv(run_dir / "results.csv")
-    n_cells = len(cfg["relatedness"]) * len(cfg["train_sizes"])
-    # per cell: xgb and every multi-task setup score both tasks, each single-task one
-    n_mtl = len(cfg["mtl_weights"]) + int(cfg["uncertainty_weighting"])
-    assert len(res) == n_cells * (2 * (1 + n_mtl) + 2)
+    head = res[res.setting == "rel0.5"]
+    # headline: every size plus the whole pool; each weighting, the matched model and XGBoost
+    # score both tasks, each single-task Transformer one
+    assert sorted(set(head["size"])) == [*cfg["train_sizes"], pool]
+    assert len(head) == len(cfg["train_sizes"] + [pool]) * (2 * (n_w + 1 + 1) + 2)
+    others = res[res.setting != "rel0.5"]
+    assert set(others.setup) == {selected, "tf_urgency", "tf_specialty"}
     assert (res.data_source == "generated").all() and set(res.task) == set(TASKS)
     assert (res.f1_ci_low <= res.f1).all() and (res.f1 <= res.f1_ci_high).all()
     assert res.filter(like="top_label_ece_after").notna().all().all()
+    tfs = res[~res.setup.eq("xgb")]
+    assert (tfs.setup_train_gflop > 0).all() and (tfs.setup_n_params > 0).all()
+
     tr = pd.read_csv(run_dir / "transfer.csv")
-    assert len(tr[tr.selected]) == n_cells * len(TASKS)
+    cells = len(cfg["relatedness"]) * len(cfg["train_sizes"]) + 1 + len(cfg["controls"])
+    assert len(tr[tr.selected]) == cells * len(TASKS)
     assert set(tr.verdict) <= {"positive", "negative", "inconclusive"}
-    costs = pd.read_csv(run_dir / "costs.csv")
-    assert (costs.fit_cpu_s > 0).all() and "tf_pair" in set(costs.setup)
-    assert not pd.read_csv(run_dir / "grad_cosine.csv").empty
-    text = (run_dir / "recommendation.md").read_text()
-    assert "generated" in text and "**Recommendation:**" in text
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["data_source"] == "generated" and len(summary["figures"]) == 4
+    controls = pd.read_csv(run_dir / "controls.csv")
+    assert set(controls.control) == set(cfg["controls"]) and controls.passed.dtype == bool
+    assert not pd.read_csv(run_dir / "weightings.csv").empty
+    tuning = pd.read_csv(run_dir / "tuning.csv")
+    assert (tuning.groupby("setup").size() == cfg["tune_trials"]).all()
+    assert (tuning.groupby("setup").chosen.sum() == 1).all()
+    assert not pd.read_csv(run_dir / "probes.csv").empty
+    by_class = pd.read_csv(run_dir / "calibration_by_class.csv")
+    assert list(by_class[by_class.task == "urgency"]["class"])[0] == "immediate"
+
+    pdf = PdfReader(run_dir / "recommendation.pdf")
+    text = " ".join(p.extract_text() for p in pdf.pages)
+    assert len(pdf.pages) <= 2 and "GENERATED DATA" in text
+    decisions = json.loads((run_dir / "recommendation.json").read_text())
+    assert decisions["size"] == pool and decisions["mtl_setup"] == selected
+    assert "Ship" in text or "No single option" in text
+    assert (run_dir / "recommendation.md").read_text().startswith("# Intake triage")
+    assert summary["data_source"] == "generated" and len(summary["figures"]) == 3
+    assert set(summary["timing"]) >= {"tuning_s", "trials_s", "total_s"}
     for fig in summary["figures"]:
         assert (run_dir / fig).stat().st_size > 10_000

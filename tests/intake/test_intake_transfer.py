@@ -1,17 +1,32 @@
-"""Transfer = F1(multi-task) - F1(single-task) with a paired CI, and the tables and
-recommendation computed from it (synthetic predictions: no training, no Ray)."""
+"""Transfer = F1(multi-task) - F1(single-task) with a paired CI, and the tables, decisions and the
+recommendation document computed from it (synthetic predictions: no training, no Ray)."""
+
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
+from pypdf import PdfReader
 
+from triage_ray.intake.brief import write_recommendation
 from triage_ray.intake.collect import SeedRun
 from triage_ray.intake.config import IntakeConfig
 from triage_ray.intake.evaluate import BootstrapPlan
-from triage_ray.intake.recommend import choose_option, recommendation
-from triage_ray.intake.schema import TASKS
-from triage_ray.intake.setups import study_setups
+from triage_ray.intake.recommend import choose_option, map_summary
+from triage_ray.intake.report import write_figures
+from triage_ray.intake.schema import GENERATED, TASKS
+from triage_ray.intake.setups import headline_setups, map_setups
+from triage_ray.intake.study import decide
 from triage_ray.intake.tables import TF_PAIR, evaluate_study
 from triage_ray.intake.transfer import paired_difference, verdict
+
+SELECTED = "mtl_fixed"
+SETTINGS = {
+    "rel0.5": {"role": "headline", "relatedness": 0.5, "sizes": [100, 200]},
+    "rel1": {"role": "map", "relatedness": 1.0, "sizes": [100]},
+    "control_positive": {"role": "control", "relatedness": None, "sizes": [100]},
+    "control_negative": {"role": "control", "relatedness": None, "sizes": [100]},
+}
 
 
 def test_verdict_only_when_ci_excludes_zero():
@@ -33,77 +48,110 @@ def test_paired_difference_of_identical_models_is_zero():
         paired_difference(0.5, 0.5, reps, reps[:10], 0.95)
 
 
-def _runs(cfg, acc, rng):
-    """Synthetic checkpoints: acc[(setup, task)] is the accuracy of that setup's predictions."""
-    n_val, n_test = 300, 1500
-    labels = {t: {s: rng.integers(0, len(c), n) for s, n in (("val", n_val), ("test", n_test))}
+def _seed_run(setup, size, seed, acc, labels, rng):
+    arrays = {f"{s}_record_id": np.arange(len(labels["urgency"][s])) for s in ("val", "test")}
+    for task in setup.tasks:
+        k = len(TASKS[task])
+        for split, y in labels[task].items():
+            good = rng.random(y.size) < acc[task]
+            pred = np.where(good, y, rng.integers(0, k, y.size))
+            arrays[f"{split}_{task}_logits"] = 3.0 * np.eye(k)[pred] + rng.normal(0, 1, (y.size, k))
+            arrays[f"{split}_{task}_y"] = y
+    multi = setup.kind == "multitask"
+    meta = {"setup": setup.key, "seed": seed, "size": size, "fit_wall_s": 1.0, "fit_cpu_s": 2.0,
+            "train_gflop": 3.0, "n_params": 1000 * (2 if multi else 1), "predict_wall_s": 0.1,
+            "n_predicted": 2000, "best_epoch": 2,
+            "grad_cosine": [(0, 0.2), (8, 0.1)] if multi else [],
+            "affinity": [(0, {"urgency->specialty": 0.01, "specialty->urgency": 0.02})] if multi
+            else [], "task_weights": {t: 0.5 for t in setup.tasks}}
+    return SeedRun(arrays, meta)
+
+
+def _runs(cfg, acc_of, rng):
+    """Synthetic checkpoints: acc_of(setting, setup key) -> accuracy of its predictions."""
+    labels = {t: {s: rng.integers(0, len(c), n) for s, n in (("val", 300), ("test", 1500))}
               for t, c in TASKS.items()}
     runs = {}
-    for setup in study_setups(cfg):
-        for size in cfg.train_sizes:
-            seeds = []
-            for seed in range(cfg.seeds):
-                arrays = {f"{s}_record_id": np.arange(n) for s, n in (("val", n_val), ("test", n_test))}
-                for task in setup.tasks:
-                    k = len(TASKS[task])
-                    for split, y in labels[task].items():
-                        good = rng.random(y.size) < acc[(setup.key, task)]
-                        pred = np.where(good, y, rng.integers(0, k, y.size))
-                        noise = rng.normal(0, 1, (y.size, k))
-                        arrays[f"{split}_{task}_logits"] = 3.0 * np.eye(k)[pred] + noise
-                        arrays[f"{split}_{task}_y"] = y
-                meta = {"seed": seed, "size": size, "fit_wall_s": 1.0, "fit_cpu_s": 2.0,
-                        "grad_cosine": [(0, 0.2), (8, 0.1)] if setup.kind == "multitask" else [],
-                        "task_weights": {t: 0.5 for t in setup.tasks}}
-                seeds.append(SeedRun(arrays, meta))
-            runs[("rel0.5", setup.key, size)] = seeds
+    for setting, info in SETTINGS.items():
+        setups = (headline_setups(["fixed", "uncertainty"], "fixed", True)
+                  if info["role"] == "headline" else map_setups("fixed"))
+        for setup in setups:
+            for size in info["sizes"]:
+                acc = {t: acc_of(setting, setup.key) for t in TASKS}
+                runs[(setting, setup.key, size)] = [
+                    _seed_run(setup, size, s, acc, labels, rng) for s in range(cfg.seeds)]
     return runs
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return IntakeConfig.from_dict({"train_sizes": [100, 200], "seeds": 3, "mtl_weights": [0.3, 0.7],
-                                   "n_boot": 300})
+    return IntakeConfig.from_dict({"train_sizes": [100], "seeds": 3, "n_boot": 300,
+                                   "relatedness": [0.5, 1.0]})
 
 
-def _accuracies(cfg, mtl_gain):
-    acc = {}
-    for s in study_setups(cfg):
-        for t in s.tasks:
-            acc[(s.key, t)] = 0.5 if s.kind != "xgb" else 0.4
-            if s.key == "mtl_fixed_0.7":  # the best weighting on validation
-                acc[(s.key, t)] = 0.5 + mtl_gain
+def _acc(gain, xgb=0.4):
+    def acc(setting, key):
+        if key == "xgb":
+            return xgb
+        if key.startswith("mtl"):
+            if setting == "control_negative":
+                return 0.25  # sharing with a random label hurts
+            return 0.5 + (gain if key == SELECTED else 0.0)
+        return 0.5
     return acc
 
 
-def test_transfer_table_sign_follows_the_data(cfg):
+def test_transfer_map_and_controls_follow_the_data(cfg):
     rng = np.random.default_rng(1)
-    pos = evaluate_study(cfg, _runs(cfg, _accuracies(cfg, +0.25), rng), study_setups(cfg))
-    assert set(pos.selected_mtl.values()) == {"mtl_fixed_0.7"}  # chosen on validation
+    pos = evaluate_study(cfg, _runs(cfg, _acc(+0.25), rng), SETTINGS, SELECTED)
     sel = pos.transfer[pos.transfer.selected]
-    assert len(sel) == 2 * len(TASKS) and (sel.verdict == "positive").all()
-    assert (sel.ci_low > 0).all()
-    neg = evaluate_study(cfg, _runs(cfg, _accuracies(cfg, -0.25), rng), study_setups(cfg))
-    assert (neg.transfer[neg.transfer.mtl_setup == "mtl_fixed_0.7"].verdict == "negative").all()
+    # every (setting, size) cell, two tasks each: headline 2 sizes, map 1, controls 1 each
+    assert len(sel) == 2 * (2 + 1 + 1 + 1)
+    not_ctrl = sel[sel.role != "control"]
+    assert (not_ctrl.verdict == "positive").all() and (not_ctrl.ci_low > 0).all()
+    summary = map_summary(pos)
+    assert summary["overall"] == {"positive": 6, "negative": 0, "inconclusive": 0}
+    controls = pos.controls.groupby("control").passed.first().to_dict()
+    assert controls == {"positive": True, "negative": True}
+    # a weighting no better than the tuned fixed one is negative against it, per size and task
+    w = pos.weightings
+    assert set(w.weighting) == {"mtl_uncertainty"} and (w.verdict == "negative").all()
     # costs: the two single-task Transformers are counted together
-    c = pos.costs.set_index(["size", "setup"])
-    assert c.loc[(100, TF_PAIR), "fit_cpu_s"] == pytest.approx(2 * 2.0 * cfg.seeds)
-    assert not pos.grad_cosine.empty and set(pos.results.task) == set(TASKS)
+    c = pos.costs.set_index(["setting", "size", "setup"])
+    assert c.loc[("rel0.5", 100, TF_PAIR), "fit_cpu_s"] == pytest.approx(2 * 2.0 * cfg.seeds)
+    assert not pos.probes.empty and set(pos.results.task) == set(TASKS)
+
+    neg = evaluate_study(cfg, _runs(cfg, _acc(-0.25), rng), SETTINGS, SELECTED)
+    sel = neg.transfer[neg.transfer.selected & (neg.transfer.role != "control")]
+    assert (sel.verdict == "negative").all()
+    assert neg.controls.groupby("control").passed.first().to_dict()["positive"] is False
 
 
-def test_recommendation_is_computed_not_fixed(cfg):
+def test_recommendation_is_computed_and_readable(cfg, tmp_path):
     rng = np.random.default_rng(2)
-    good_mtl = evaluate_study(cfg, _runs(cfg, _accuracies(cfg, +0.25), rng), study_setups(cfg))
+    good_mtl = evaluate_study(cfg, _runs(cfg, _acc(+0.25), rng), SETTINGS, SELECTED)
     choice = choose_option(good_mtl, "rel0.5", 200, 0.95)
     assert choice["choice"] == "mtl" and choice["leader"] == {t: "mtl" for t in TASKS}
-    text = recommendation(good_mtl, [100, 200], 0.95, "generated")
-    assert "generated" in text and "one multi-task Transformer (mtl_fixed_0.7)" in text
-    assert "**positive**" in text and "**negative**" not in text
 
-    accs = _accuracies(cfg, -0.25)
-    accs |= {("xgb", t): 0.8 for t in TASKS}
-    good_xgb = evaluate_study(cfg, _runs(cfg, accs, rng), study_setups(cfg))
-    text = recommendation(good_xgb, [100, 200], 0.95, "generated")
-    assert "**Recommendation:** two XGBoost models" in text
-    assert "**Recommendation:** one multi-task" not in text
-    assert choose_option(good_xgb, "rel0.5", 200, 0.95)["leader"] == {t: "xgb" for t in TASKS}
+    good_xgb = evaluate_study(cfg, (runs := _runs(cfg, _acc(-0.25, xgb=0.8), rng)), SETTINGS,
+                              SELECTED)
+    assert choose_option(good_xgb, "rel0.5", 200, 0.95)["choice"] == "xgb"
+    d, by_class = decide(cfg, good_xgb, runs, {}, GENERATED, "synthetic")
+    by_class.to_csv(tmp_path / "calibration_by_class.csv", index=False)
+    figures = write_figures(tmp_path, good_xgb, pd.DataFrame(
+        {"setup": ["mtl_fixed"], "lr": [1e-3], "best_val_f1": [0.5], "chosen": [True]}),
+        GENERATED, 0.95)
+    pdf = write_recommendation(tmp_path, d, figures)
+    reader = PdfReader(pdf)
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert len(reader.pages) <= 2
+    assert "GENERATED DATA" in text and "Ship two XGBoost models" in text
+    saved = json.loads((tmp_path / "recommendation.json").read_text())
+    xgb_f1 = next(r for r in saved["results"] if r["setup"] == "xgb" and r["task"] == "urgency")
+    assert f"{xgb_f1['f1']:.3f}" in text  # the table's numbers are the run's
+    imm = by_class[(by_class.task == "urgency")].iloc[0]
+    assert imm["class"] == "immediate" and f"{100 * imm['recall']:.1f}%" in text
+    negatives = saved["map"]["overall"]["negative"]
+    assert f"negative in {negatives}" in text.replace("\n", " ")
+    md = (tmp_path / "recommendation.md").read_text()
+    assert "**Ship two XGBoost models.**" in md and "figures/transfer_map.png" in md

@@ -26,16 +26,15 @@ def collect_runs(grid: Any) -> Runs:
 
     runs: defaultdict[tuple[str, str, int], list[SeedRun]] = defaultdict(list)
     for result in grid:
-        setup = result.config["setup"]
         frame = result.metrics_dataframe
         if frame is None or "checkpoint_path" not in frame:
-            raise RuntimeError(f"trial {setup} reported no checkpoints")
+            raise RuntimeError(f"trial {result.config['spec']} reported no checkpoints")
         for path in frame["checkpoint_path"].dropna():
             with ray.train.Checkpoint(path).as_directory() as d:
                 with np.load(Path(d) / "predictions.npz") as z:
                     arrays = {k: z[k] for k in z.files}
                 meta = json.loads((Path(d) / "log.json").read_text())
-            runs[(meta["setting"], setup, int(meta["size"]))].append(SeedRun(arrays, meta))
+            runs[(meta["setting"], meta["setup"], int(meta["size"]))].append(SeedRun(arrays, meta))
     for key, seeds in runs.items():
         seeds.sort(key=lambda r: r.meta["seed"])
         got = [r.meta["seed"] for r in seeds]

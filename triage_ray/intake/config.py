@@ -1,11 +1,17 @@
 """The intake study's configuration: every default in one place, saved with every run.
 
-Sizing (default run, 2 CPU cores, well under 45 min): 40,000 records per relatedness setting are
-generated as the issue asks, but only training sets of 1,000 and 5,000 records are used (nested
-prefixes of the 28,000-record pool), with 4,000 validation and 8,000 test records; the Transformers
-are 2-layer, 64-wide, sequences of <= 40 tokens, ~10k-20k training examples per run; XGBoost is
-capped at 200 rounds. Shrinking epochs and model size keeps every part of the design (5 models,
-5 seeds, 2 sizes, 2 relatedness settings, a 3-point weight grid plus uncertainty weighting).
+Design (default run, 2 CPU cores, measured in docs/intake.md): 40,000 generated records per data
+setting (28,000 training pool, 4,000 validation, 8,000 test).
+- Headline: at `headline_relatedness` all five models train on the whole 28,000-record pool,
+  3 seeds, with the learning curve at `train_sizes` below it.
+- Tuning: every Transformer setup gets the same Ray Tune budget (Optuna TPE + ASHA, `tune_trials`
+  trials at `tune_size` records) for its learning rate (and, for fixed weights, the urgency
+  weight); epochs are chosen on validation in every fit (early stopping, best epoch kept).
+- Transfer map: multi-task minus single-task at every `relatedness` x `train_sizes`, with the
+  gradient cosine and TAG affinity beside it; a parameter-matched multi-task model at the
+  headline setting.
+- Controls: a positive and a negative control setting (`controls.py`) at `control_size`.
+The model is small (2 layers, 64 wide, <= 40 tokens) so that the whole design fits 2 cores.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage_ray.common.study_config import StudyConfig
+from triage_ray.common.study_config import StudyConfig, check_choice
 
 
 @dataclass
 class IntakeConfig(StudyConfig):
     # data: generated records (default) or a real file read with `load.load_records`
     n_records: int = 40_000
-    relatedness: list[float] = field(default_factory=lambda: [0.2, 0.8])
+    relatedness: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    headline_relatedness: float = 0.5  # the setting the headline and learning curve use
     data_seed: int = 0
     data_path: str | None = None  # a real CSV/Parquet file instead of generated records
     column_map: dict[str, str] = field(default_factory=dict)  # for data_path, see load.py
@@ -29,11 +36,23 @@ class IntakeConfig(StudyConfig):
     on_invalid: str = "skip"
     n_val: int = 4000
     n_test: int = 8000
-    train_sizes: list[int] = field(default_factory=lambda: [1000, 5000])
-    seeds: int = 5
-    # the five models (+ the multi-task weight grid and uncertainty weighting)
-    mtl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75])  # on urgency
-    uncertainty_weighting: bool = True
+    train_sizes: list[int] = field(default_factory=lambda: [500, 1000, 5000])
+    full_size: bool = True  # the headline also trains on the whole training pool
+    seeds: int = 3
+    # the five models: multi-task weightings (weighting.WEIGHTINGS) and the matched-size model
+    weightings: list[str] = field(default_factory=lambda: ["fixed", "uncertainty", "pcgrad"])
+    matched_params: bool = True  # one multi-task model as large as the two single-task ones
+    controls: list[str] = field(default_factory=lambda: ["positive", "negative"])
+    control_size: int = 300  # small: where sharing can matter (tests/intake/test_controls.py)
+    # tuning (Ray Tune + Optuna + ASHA), the same budget for every Transformer setup
+    tune_trials: int = 6
+    tune_size: int = 2000
+    tune_max_epochs: int = 10
+    lr_range: list[float] = field(default_factory=lambda: [3e-4, 1e-2])
+    urgency_weight_range: list[float] = field(default_factory=lambda: [0.1, 0.9])
+    asha_grace_epochs: int = 2
+    asha_reduction_factor: int = 2
+    # Transformers
     vocab_size: int = 1000
     max_len: int = 40
     hidden: int = 64
@@ -42,12 +61,14 @@ class IntakeConfig(StudyConfig):
     intermediate: int = 128
     dropout: float = 0.1
     batch_size: int = 64
-    lr: float = 2e-3
     weight_decay: float = 0.01
-    samples_per_run: int = 10_000  # epochs = clip(ceil(samples_per_run / n_train), min, max)
-    min_epochs: int = 3
-    max_epochs: int = 12
-    grad_cos_every: int = 8  # steps between gradient-cosine measurements (multi-task runs)
+    samples_per_run: int = 30_000  # max epochs = clip(ceil(samples_per_run / n_train), min, max)
+    min_epochs: int = 4
+    max_epochs: int = 20
+    patience: int = 3  # epochs without a better validation macro-F1 before stopping
+    probe_every: int = 25  # steps between task-relation probes (gradient cosine, TAG)
+    affinity_step: float = 0.05  # TAG's look-ahead step size on the shared encoder
+    # XGBoost
     xgb_rounds: int = 200
     xgb_max_depth: int = 4
     xgb_eta: float = 0.15
@@ -61,6 +82,7 @@ class IntakeConfig(StudyConfig):
     max_concurrent_trials: int = 2
     trial_cpus: float = 0.5
     worker_cpus: float = 0.5
+    tune_trial_cpus: float = 1.0
     torch_threads: int = 1
     # bookkeeping
     reports_dir: str = "reports/intake"
@@ -69,32 +91,55 @@ class IntakeConfig(StudyConfig):
 
     @classmethod
     def smoke_config(cls, **overrides: Any) -> IntakeConfig:
-        """Tiny sizes that run every stage (both sizes, both relatedness settings) in < 5 min."""
+        """Tiny sizes that run every stage (map, controls, tuning, headline) in a few minutes."""
         base: dict[str, Any] = dict(
-            n_records=3000, n_val=500, n_test=800, train_sizes=[300, 1000], seeds=2,
-            mtl_weights=[0.5], samples_per_run=600, min_epochs=1, max_epochs=2,
-            xgb_rounds=30, n_boot=200, vocab_size=400, smoke=True,
-            # every trial at once: on a tiny run Ray start-up, not training, is the cost
-            max_concurrent_trials=5, trial_cpus=0.25,
+            n_records=2400, n_val=400, n_test=600, relatedness=[0.0, 0.5, 1.0],
+            train_sizes=[200, 600], seeds=2, control_size=200, tune_trials=2, tune_size=400,
+            tune_max_epochs=2, samples_per_run=600, min_epochs=1, max_epochs=2, patience=1,
+            probe_every=4, xgb_rounds=20, n_boot=200, vocab_size=300, smoke=True,
+            max_concurrent_trials=2,
         )
         base.update(overrides)
         return cls.from_dict(base)
 
     def validate(self) -> None:
+        from triage_ray.intake.controls import CONTROLS
+        from triage_ray.intake.weighting import WEIGHTINGS
+
         if self.data_path is None and not self.relatedness:
             raise ValueError("relatedness: give at least one setting for generated records")
         if any(not 0.0 <= r <= 1.0 for r in self.relatedness):
             raise ValueError(f"relatedness values must be in [0, 1], got {self.relatedness}")
+        if self.data_path is None and self.headline_relatedness not in self.relatedness:
+            raise ValueError(f"headline_relatedness {self.headline_relatedness} must be one of "
+                             f"relatedness {self.relatedness}")
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
-        if any(not 0.0 <= w <= 1.0 for w in self.mtl_weights):
-            raise ValueError(f"mtl_weights must be in [0, 1], got {self.mtl_weights}")
-        if not self.mtl_weights and not self.uncertainty_weighting:
-            raise ValueError("no multi-task model: give mtl_weights or uncertainty_weighting")
+        if not self.weightings:
+            raise ValueError("weightings: give at least one multi-task weighting")
+        for w in self.weightings:
+            check_choice("weightings", w, WEIGHTINGS)
+        for c in self.controls:
+            check_choice("controls", c, CONTROLS)
         if sorted(set(self.train_sizes)) != list(self.train_sizes) or not self.train_sizes:
             raise ValueError(f"train_sizes must be increasing and distinct: {self.train_sizes}")
+        for name in ("lr_range", "urgency_weight_range"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name} must be [low, high] with 0 < low <= high, got {lo, hi}")
+        if self.urgency_weight_range[1] >= 1.0:
+            raise ValueError("urgency_weight_range must stay below 1 (specialty gets 1 - w)")
+        if self.tune_trials < 1 or self.patience < 1:
+            raise ValueError("tune_trials and patience must be >= 1")
+
+    @property
+    def pool_size(self) -> int:
+        """Records in the training pool of a generated setting."""
+        return self.n_records - self.n_val - self.n_test
 
     def settings(self) -> list[float | None]:
         """Relatedness settings to run; [None] for a real data file (no knob to turn)."""
         return [None] if self.data_path else list(self.relatedness)
 
+    def headline_setting(self) -> float | None:
+        return None if self.data_path else self.headline_relatedness

@@ -137,3 +137,32 @@ def align_seeds(parts: list[Mapping[str, np.ndarray]], split: str, task: str
     y = ys[0]
     known = y >= 0
     return ids0[known], y[known], np.stack(zs)[:, known], int((~known).sum())  # type: ignore[index]
+
+
+def class_calibration(y: np.ndarray, P: np.ndarray, names: tuple[str, ...], *, n_boot: int,
+                      level: float, n_bins: int, seed: int = 0) -> list[dict[str, float | str]]:
+    """One row per class of calibrated probabilities P (n, K): how often it occurs, how likely the
+    model says it is on average, its one-vs-rest ECE (bootstrap CI), and its recall and precision
+    at the argmax decision (Clopper-Pearson CIs). Rare classes get the widest intervals."""
+    from triage_ray.calibrate import calibration_report
+    from triage_ray.common.stats import clopper_pearson
+
+    pred = P.argmax(1)
+    rows: list[dict[str, float | str]] = []
+    for k, name in enumerate(names):
+        hit = (y == k).astype(int)
+        n_k, n_pred = int(hit.sum()), int((pred == k).sum())
+        rep = calibration_report(hit, P[:, k], n_boot=n_boot, seed=seed + k, n_bins=n_bins,
+                                 level=level)["ece"] if 0 < n_k < len(y) else None
+        tp = int(((pred == k) & (y == k)).sum())
+        r_lo, r_hi = clopper_pearson(tp, n_k, level) if n_k else (np.nan, np.nan)
+        p_lo, p_hi = clopper_pearson(tp, n_pred, level) if n_pred else (np.nan, np.nan)
+        rows.append({"class": name, "n": n_k, "observed_rate": float(hit.mean()),
+                     "mean_predicted": float(P[:, k].mean()),
+                     "ece": rep["value"] if rep else np.nan,
+                     "ece_ci_low": rep["ci_low"] if rep else np.nan,
+                     "ece_ci_high": rep["ci_high"] if rep else np.nan,
+                     "recall": tp / n_k if n_k else np.nan, "recall_ci_low": r_lo,
+                     "recall_ci_high": r_hi, "precision": tp / n_pred if n_pred else np.nan,
+                     "precision_ci_low": p_lo, "precision_ci_high": p_hi})
+    return rows

@@ -16,6 +16,8 @@ only the patient's history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
@@ -183,7 +185,27 @@ def _vitals(a: np.ndarray, cid: np.ndarray, age: np.ndarray, com: np.ndarray, re
     return {k: np.clip(x, *NUMERIC_RANGES[k]) for k, x in v.items()}
 
 
-def generate_records(
+@dataclass(frozen=True)
+class GeneratedRecords:
+    """Records plus what the generator knows and a data file never holds (for the controls)."""
+
+    records: pd.DataFrame  # RECORD_COLUMNS
+    card: dict
+    complaint: np.ndarray  # (n,) index into complaints.COMPLAINTS
+    acuity: np.ndarray  # (n,) the latent acuity
+
+
+def generate_records(n: int = DEFAULT_N, relatedness: float = 0.5, seed: int = 0,
+                     **kw: float) -> tuple[pd.DataFrame, dict]:
+    """`n` generated records (RECORD_COLUMNS) and a data card (prevalences, measured agreement).
+
+    Deterministic for a given (n, relatedness, seed, ...); keywords as `generate_with_latents`.
+    """
+    out = generate_with_latents(n, relatedness, seed, **kw)
+    return out.records, out.card
+
+
+def generate_with_latents(
     n: int = DEFAULT_N,
     relatedness: float = 0.5,
     seed: int = 0,
@@ -192,11 +214,8 @@ def generate_records(
     misroute_p: float = MISROUTE_P,
     typo_rate: float = TYPO_RATE,
     missing_scale: float = 1.0,
-) -> tuple[pd.DataFrame, dict]:
-    """`n` generated records (RECORD_COLUMNS) and a data card (prevalences, measured agreement).
-
-    Deterministic for a given (n, relatedness, seed, ...).
-    """
+) -> GeneratedRecords:
+    """`generate_records`, keeping each record's complaint and latent acuity."""
     if not 0.0 <= relatedness <= 1.0:
         raise ValueError(f"relatedness must be in [0, 1], got {relatedness}")
     if n < 1:
@@ -259,7 +278,7 @@ def generate_records(
         "corr_acuity_complaint": float(np.corrcoef(a, z_c)[0, 1]),
         "critical_vitals_fraction": float(critical.mean()),
     }
-    return df[list(RECORD_COLUMNS)], card
+    return GeneratedRecords(df[list(RECORD_COLUMNS)], card, cid, a)
 
 
 def _drop_values(df: pd.DataFrame, a: np.ndarray, scale: float, rng: np.random.Generator) -> None:

@@ -1,5 +1,5 @@
-"""Write a study run's outputs under reports/intake/<run-id>/: tables (CSV + JSON), figures and
-the computed recommendation. Every file says where the records came from.
+"""Write a study run's tables (CSV + JSON) and figures under reports/intake/<run-id>/. Every file
+says where the records came from; every figure title says so too.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from triage_ray.intake.prepare import CONTROL
+from triage_ray.intake.recommend import probe_summary
+from triage_ray.intake.schema import TASKS
 from triage_ray.intake.tables import StudyTables
 
 HEADLINE_COLS = ["setting", "size", "setup", "task", "f1", "f1_ci_low", "f1_ci_high",
-                 "top_label_ece_before", "top_label_ece_after", "nll_before", "nll_after",
-                 "setup_fit_wall_s", "setup_fit_cpu_s"]
+                 "top_label_ece_after", "setup_n_params", "setup_train_gflop", "setup_fit_cpu_s"]
+TABLES = ("results", "transfer", "weightings", "controls", "costs", "probes")
 
 
-
-def _save_figure(fig, path: Path) -> Path:
+def _save_figure(fig: Any, path: Path) -> Path:
     """Lay out, write (PNG, 110 dpi) and close one figure; returns its path."""
     import matplotlib.pyplot as plt
 
@@ -28,105 +30,161 @@ def _save_figure(fig, path: Path) -> Path:
     plt.close(fig)
     return path
 
-def write_tables(run_dir: Path, t: StudyTables, source: str) -> None:
-    for name in ("results", "transfer", "costs", "weight_sweep", "grad_cosine"):
-        df: pd.DataFrame = getattr(t, name).copy()
+
+def write_tables(run_dir: Path, t: StudyTables, source: str, extra: dict[str, pd.DataFrame]
+                 ) -> None:
+    """Each table as CSV (and JSON, except the long probe series); `extra` adds named tables."""
+    frames = {name: getattr(t, name) for name in TABLES} | extra
+    for name, frame in frames.items():
+        df = frame.copy()
         df.insert(0, "data_source", source)
         df.to_csv(run_dir / f"{name}.csv", index=False)
-        if name != "grad_cosine":
+        if name != "probes":
             (run_dir / f"{name}.json").write_text(df.to_json(orient="records", indent=1))
 
 
 def headline_table(t: StudyTables) -> str:
-    df = t.results[HEADLINE_COLS].copy()
-    fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
-    costs = t.costs.pivot_table(index=["setting", "size"], columns="setup",
-                                values="fit_cpu_s").reset_index()
-    return (df.to_string(**fmt) + "\n\nTraining CPU-seconds per setup (all seeds; tf_pair = the two "
-            "single-task Transformers together, xgb = both XGBoost models):\n"
-            + costs.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    res = t.results[t.results.setting == t.headline()]
+    df = res[res["size"] == res["size"].max()][HEADLINE_COLS]
+    return df.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
 def _title(ax: Any, text: str, source: str) -> None:
-    ax.set_title(f"{text}\n({source} records)", fontsize=9)
+    ax.set_title(f"{text}\n({source} records)", fontsize=8.5)
 
 
-def write_figures(run_dir: Path, t: StudyTables, source: str) -> list[Path]:
+def _grid(frame: pd.DataFrame, value: str, settings: list[str], sizes: list[int]) -> np.ndarray:
+    out = np.full((len(settings), len(sizes)), np.nan)
+    for r in frame.itertuples():
+        if r.setting in settings and r.size in sizes:
+            out[settings.index(r.setting), sizes.index(r.size)] = getattr(r, value)
+    return out
+
+
+def _heatmap(ax: Any, values: np.ndarray, labels: np.ndarray, rows: list[str], cols: list[int],
+             limit: float, cmap: str = "RdBu") -> None:
+    ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(cols)), [f"n={c:,}" for c in cols], fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    for (i, j), text in np.ndenumerate(labels):
+        dark = np.isfinite(values[i, j]) and abs(values[i, j]) > 0.6 * limit
+        ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                color="white" if dark else "black")
+
+
+SIGN_CODE = {"positive": 1, "negative": -1}
+
+
+def _transfer_label(value: float, mark: float) -> str:
+    """"+0.012 +" (the sign only when the CI excludes 0), "" for an empty cell."""
+    if np.isnan(value):
+        return ""
+    sign = " +" if mark > 0 else " \u2212" if mark < 0 else ""
+    return f"{value:+.3f}{sign}"
+
+
+def transfer_map_figure(t: StudyTables, path: Path, source: str, level: float) -> Path:
+    """Top: transfer per task (multi-task minus single-task F1), a sign only where the paired CI
+    excludes 0. Bottom: gradient cosine and TAG affinity of the same runs."""
+    import matplotlib.pyplot as plt
+
+    map_settings = {k: v for k, v in t.settings.items() if v["role"] != CONTROL}
+    rows = sorted(map_settings, key=lambda k: map_settings[k]["relatedness"] or 0.0)
+    sizes = sorted({z for k in rows for z in map_settings[k]["sizes"]})
+    names = [f"r={map_settings[k]['relatedness']:g}" if map_settings[k]["relatedness"] is not None
+             else k for k in rows]
+    tr = t.transfer[t.transfer.selected & t.transfer.setting.isin(rows)]
+    fig, axes = plt.subplots(2, 3, figsize=(11.5, 6.4))
+    limit = max(0.02, float(np.nanmax(np.abs(tr.delta)))) if len(tr) else 0.02
+    for ax, task in zip(axes[0][:2], TASKS, strict=True):
+        d = tr[tr.task == task]
+        vals = _grid(d, "delta", rows, sizes)
+        marks = _grid(d.assign(m=d.verdict.map(SIGN_CODE).fillna(0)), "m", rows, sizes)
+        labels = np.vectorize(_transfer_label)(vals, marks)
+        _heatmap(ax, vals, labels, names, sizes, limit)
+        _title(ax, f"transfer, {task}: F1(multi) - F1(single)\nsign shown where the {level:.0%} "
+                   "paired CI excludes 0", source)
+    _controls_panel(axes[0][2], t, source)
+    ps = probe_summary(t, level)
+    for ax, (col, label) in zip(axes[1], (
+            ("cosine", "gradient cosine on the shared encoder"),
+            ("tag_urgency_to_specialty", "TAG affinity urgency -> specialty"),
+            ("tag_specialty_to_urgency", "TAG affinity specialty -> urgency")), strict=True):
+        vals = _grid(ps, col, rows, sizes) if len(ps) else np.full((len(rows), len(sizes)), np.nan)
+        lim = max(1e-3, float(np.nanmax(np.abs(vals)))) if np.isfinite(vals).any() else 1.0
+        labels = np.vectorize(lambda v: "" if np.isnan(v) else f"{v:+.3f}")(vals)
+        _heatmap(ax, vals, labels, names, sizes, lim, cmap="PuOr")
+        _title(ax, f"{label}\n(mean over steps and seeds; > 0: the tasks help each other)", source)
+    return _save_figure(fig, path)
+
+
+def _controls_panel(ax: Any, t: StudyTables, source: str) -> None:
+    c = t.controls
+    if c.empty:
+        ax.axis("off")
+        return
+    labels = [f"{r.control}\n{r.task}" for r in c.itertuples()]
+    x = np.arange(len(c))
+    ax.errorbar(x, c.delta, yerr=np.vstack([c.delta - c.ci_low, c.ci_high - c.delta]), fmt="o",
+                capsize=3)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("F1(multi) - F1(single)", fontsize=7)
+    passed = ", ".join(f"{n}: {'passed' if p else 'FAILED'}"
+                       for n, p in c.groupby("control", sort=False).passed.first().items())
+    _title(ax, f"controls (n={int(c['size'].iloc[0]):,}): {passed}", source)
+
+
+def learning_curve_figure(t: StudyTables, path: Path, source: str) -> Path:
+    """Macro-F1 against training size at the headline setting, every setup, per task."""
+    import matplotlib.pyplot as plt
+
+    res = t.results[t.results.setting == t.headline()]
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(10, 3.6), squeeze=False)
+    for ax, task in zip(axes[0], TASKS, strict=True):
+        for k, (setup, d) in enumerate(res[res.task == task].groupby("setup")):
+            d = d.sort_values("size")
+            ax.errorbar(d["size"] * (1 + 0.03 * k), d.f1,
+                        yerr=np.vstack([d.f1 - d.f1_ci_low, d.f1_ci_high - d.f1]), capsize=2,
+                        marker="o", ms=3, lw=1, label=setup)
+        ax.set_xscale("log")
+        ax.set_xlabel("training records")
+        ax.set_ylabel("test macro-F1")
+        ax.legend(fontsize=6)
+        _title(ax, f"learning curve, {task} ({t.headline()}, 95% CI)", source)
+    return _save_figure(fig, path)
+
+
+def tuning_figure(tuning: pd.DataFrame, path: Path, source: str) -> Path:
+    """Every tuning trial's best validation macro-F1 against its learning rate."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.4, 3.4))
+    for k, (setup, d) in enumerate(tuning.groupby("setup")):
+        ax.scatter(d.lr, d.best_val_f1, s=14, color=f"C{k}", label=setup)
+        top = d[d.chosen]
+        ax.scatter(top.lr, top.best_val_f1, s=60, facecolors="none", edgecolors=f"C{k}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("best validation macro-F1")
+    ax.legend(fontsize=6)
+    _title(ax, "tuning: same budget per setup (circled: chosen)", source)
+    return _save_figure(fig, path)
+
+
+def write_figures(run_dir: Path, t: StudyTables, tuning: pd.DataFrame, source: str,
+                  level: float) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig_dir = run_dir / "figures"
     fig_dir.mkdir(exist_ok=True)
-    paths = []
-    res = t.results
-    cells = sorted({(s, z) for s, z in zip(res.setting, res["size"], strict=True)})
-    tasks = list(dict.fromkeys(res.task))
-    fig, axes = plt.subplots(len(tasks), len(cells), figsize=(3.2 * len(cells), 3.2 * len(tasks)),
-                             squeeze=False, sharey="row")
-    for i, task in enumerate(tasks):
-        for j, (setting, size) in enumerate(cells):
-            ax = axes[i][j]
-            d = res[(res.task == task) & (res.setting == setting) & (res["size"] == size)]
-            x = np.arange(len(d))
-            err = np.vstack([d.f1 - d.f1_ci_low, d.f1_ci_high - d.f1])
-            ax.bar(x, d.f1, yerr=err, capsize=3,
-                   color=["C1" if s.startswith("mtl") else "C0" for s in d.setup])
-            ax.set_xticks(x, d.setup, rotation=60, ha="right", fontsize=7)
-            _title(ax, f"{task} macro-F1, {setting}, n={size}", source)
-    paths.append(_save_figure(fig, fig_dir / "f1_by_setup.png"))
-
-    tr = t.transfer[t.transfer.selected]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
-    for i, task in enumerate(tasks):
-        ax = axes[0][i]
-        for k, (size, d) in enumerate(tr[tr.task == task].groupby("size")):
-            x = np.arange(len(d)) + 0.1 * k
-            ax.errorbar(x, d.delta, yerr=np.vstack([d.delta - d.ci_low, d.ci_high - d.delta]),
-                        fmt="o", capsize=3, label=f"n={size}")
-            ax.set_xticks(np.arange(len(d)), d.setting)
-        ax.axhline(0, color="k", lw=0.8)
-        ax.set_ylabel("F1(multi-task) - F1(single-task)")
-        ax.legend(fontsize=7)
-        _title(ax, f"transfer, {task} (95% paired CI)", source)
-    paths.append(_save_figure(fig, fig_dir / "transfer.png"))
-
-    if not t.grad_cosine.empty:
-        g = t.grad_cosine
-        settings = sorted(set(g.setting))
-        fig, axes = plt.subplots(1, len(settings), figsize=(4.5 * len(settings), 3.4),
-                                 squeeze=False, sharey=True)
-        for i, setting in enumerate(settings):
-            ax = axes[0][i]
-            for (size, setup), d in g[g.setting == setting].groupby(["size", "setup"]):
-                m = d.groupby("step").cosine.mean()
-                smooth = m.rolling(5, min_periods=1).mean()
-                ax.plot(smooth.index, smooth.to_numpy(), label=f"n={size} {setup}", lw=1)
-            ax.axhline(0, color="k", lw=0.8)
-            ax.set_xlabel("training step")
-            ax.set_ylabel("cos(grad urgency, grad specialty)")
-            ax.legend(fontsize=6)
-            _title(ax, f"gradient cosine on the shared encoder, {setting}", source)
-        paths.append(_save_figure(fig, fig_dir / "grad_cosine.png"))
-
-    ws = t.weight_sweep
-    fixed = ws[ws.weighting == "fixed"]
-    if not fixed.empty:
-        fig, ax = plt.subplots(figsize=(5, 3.4))
-        for k, ((setting, size), d) in enumerate(fixed.groupby(["setting", "size"])):
-            d = d.sort_values("urgency_weight")
-            ax.plot(d.urgency_weight, d.val_f1_mean, "o-", color=f"C{k}", label=f"{setting} n={size}")
-            uw = ws[(ws.setting == setting) & (ws["size"] == size) & (ws.weighting != "fixed")]
-            for v in uw.val_f1_mean:
-                ax.axhline(v, color=f"C{k}", ls="--", lw=0.8)
-        ax.set_xlabel("urgency loss weight w (specialty: 1 - w)")
-        ax.set_ylabel("validation macro-F1, mean of tasks")
-        ax.legend(fontsize=7)
-        _title(ax, "loss-weight sweep (Ray Tune grid); dashed: uncertainty weighting", source)
-        paths.append(_save_figure(fig, fig_dir / "weight_sweep.png"))
-    return paths
+    return {"transfer_map": transfer_map_figure(t, fig_dir / "transfer_map.png", source, level),
+            "learning_curve": learning_curve_figure(t, fig_dir / "learning_curve.png", source),
+            "tuning": tuning_figure(tuning, fig_dir / "tuning.png", source)}
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+

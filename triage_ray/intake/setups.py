@@ -1,16 +1,17 @@
-"""The model setups a study trains: each is one Ray Tune trial per data setting.
+"""The model setups a study trains, and the Ray trials that train them.
 
 "xgb" trains one XGBoost model per task; "tf_<task>" a single-task Transformer; "mtl_<weighting>"
-the multi-task Transformer with a weighting from `weighting.WEIGHTINGS` (fixed weights come from
-the grid in IntakeConfig.mtl_weights, the urgency head's weight).
+the multi-task Transformer with a weighting from `weighting.WEIGHTINGS`; "mtl_<weighting>_matched"
+the same model widened to as many parameters as the two single-task Transformers together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from triage_ray.intake.config import IntakeConfig
 from triage_ray.intake.schema import TASKS
+
+MATCHED = "_matched"
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Setup:
     kind: str  # "xgb" | "single" | "multitask"
     task: str | None = None  # single-task Transformers only
     weighting: str | None = None  # multi-task only: a WEIGHTINGS name
-    weight: float | None = None  # fixed weighting: the urgency weight
+    matched: bool = False  # multi-task only: widened to the single-task pair's parameter count
 
     @property
     def key(self) -> str:
@@ -26,12 +27,16 @@ class Setup:
             return "xgb"
         if self.kind == "single":
             return f"tf_{self.task}"
-        suffix = f"_{self.weight:g}" if self.weight is not None else ""
-        return f"mtl_{self.weighting}{suffix}"
+        return f"mtl_{self.weighting}{MATCHED if self.matched else ''}"
 
     @property
     def tasks(self) -> tuple[str, ...]:
         return (self.task,) if self.kind == "single" else tuple(TASKS)  # type: ignore[return-value]
+
+    @property
+    def tuned_as(self) -> str:
+        """The setup whose tuned hyperparameters this one uses (a matched model: its base)."""
+        return self.key.removesuffix(MATCHED)
 
     @classmethod
     def from_key(cls, key: str) -> Setup:
@@ -39,17 +44,30 @@ class Setup:
             return cls("xgb")
         if key.startswith("tf_") and key[3:] in TASKS:
             return cls("single", task=key[3:])
-        if key.startswith("mtl_fixed_"):
-            return cls("multitask", weighting="fixed", weight=float(key[len("mtl_fixed_"):]))
         if key.startswith("mtl_"):
-            return cls("multitask", weighting=key[4:])
+            name = key[4:]
+            matched = name.endswith(MATCHED)
+            return cls("multitask", weighting=name.removesuffix(MATCHED), matched=matched)
         raise ValueError(f"unknown setup key {key!r}")
 
 
-def study_setups(cfg: IntakeConfig) -> list[Setup]:
-    """Multi-task setups first: they are the longest trials, so they start first."""
-    out = [Setup("multitask", weighting="fixed", weight=w) for w in cfg.mtl_weights]
-    if cfg.uncertainty_weighting:
-        out.append(Setup("multitask", weighting="uncertainty"))
-    out += [Setup("single", task=t) for t in TASKS] + [Setup("xgb")]
-    return out
+def single_task_setups() -> list[Setup]:
+    return [Setup("single", task=t) for t in TASKS]
+
+
+def tuned_setups(weightings: list[str]) -> list[Setup]:
+    """Every Transformer setup that gets its own tuning budget."""
+    return [Setup("multitask", weighting=w) for w in weightings] + single_task_setups()
+
+
+def headline_setups(weightings: list[str], selected: str, matched: bool) -> list[Setup]:
+    """Multi-task setups first (the longest trials start first), then single-task, XGBoost."""
+    out = [Setup("multitask", weighting=w) for w in weightings]
+    if matched:
+        out.insert(0, Setup("multitask", weighting=selected, matched=True))
+    return out + single_task_setups() + [Setup("xgb")]
+
+
+def map_setups(selected: str) -> list[Setup]:
+    """What the transfer map and the controls need: the chosen multi-task model and its pair."""
+    return [Setup("multitask", weighting=selected)] + single_task_setups()

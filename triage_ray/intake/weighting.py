@@ -1,8 +1,11 @@
-"""How the multi-task loss combines the two task losses: one small class per scheme, registered.
+"""How the multi-task loss combines the task losses: one small class per scheme, registered.
 
 After LibMTL, kept apart from the architecture and the trainer, but with state passed explicitly:
-`combine(losses)` gets the per-task losses and returns the total; learned weights (uncertainty)
-are the module's own parameters, which the trainer adds to its optimiser.
+`combine(losses)` returns the total (what is logged); `backward(losses, shared, specific)` puts the
+gradients on the parameters. Loss weightings (fixed, uncertainty) backpropagate their total;
+gradient methods (PCGrad) work on the per-task gradients of the `shared` parameters and leave the
+task-`specific` ones (the heads) with their own task's gradient. Learned weights (uncertainty) are
+the module's own parameters, which the trainer adds to its optimiser.
 """
 
 from __future__ import annotations
@@ -13,7 +16,24 @@ from typing import Any
 import torch
 from torch import nn
 
+from triage_ray.intake.gradients import flat_gradient
+
 WEIGHTINGS: dict[str, type[nn.Module]] = {}
+Params = Sequence[nn.Parameter]
+
+
+class LossWeighting(nn.Module):
+    """A weighting whose gradient is the gradient of its combined loss."""
+
+    def combine(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def backward(self, losses: Mapping[str, torch.Tensor], shared: Params,
+                 specific: Params) -> torch.Tensor:
+        """Backpropagate the combined loss into every parameter; returns it (for logging)."""
+        total = self.combine(losses)
+        total.backward()
+        return total
 
 
 def register_weighting(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
@@ -36,7 +56,7 @@ def create_weighting(name: str, tasks: Sequence[str], **kwargs: Any) -> nn.Modul
 
 
 @register_weighting("fixed")
-class FixedWeighting(nn.Module):
+class FixedWeighting(LossWeighting):
     """total = sum_t w_t * L_t with fixed w (swept by Ray Tune over a grid).
 
     `weight` is the first task's weight, the second gets 1 - weight (two tasks), or pass
@@ -68,7 +88,7 @@ class FixedWeighting(nn.Module):
 
 
 @register_weighting("uncertainty")
-class UncertaintyWeighting(nn.Module):
+class UncertaintyWeighting(LossWeighting):
     """Kendall, Gal & Cipolla (CVPR 2018): learned homoscedastic task uncertainty.
 
     With s_t = log sigma_t^2 learned, total = sum_t exp(-s_t) * L_t + s_t / 2 (their eq. 10 for
@@ -91,3 +111,61 @@ class UncertaintyWeighting(nn.Module):
     def current_weights(self) -> dict[str, float]:
         w = torch.exp(-self.log_vars.detach())
         return {t: float(w[i]) for i, t in enumerate(self.tasks)}
+
+
+def project_conflicts(grads: Sequence[torch.Tensor], order: Sequence[Sequence[int]]) -> torch.Tensor:
+    """PCGrad's update from flat per-task gradients (T, P): each g_i is projected, in turn for the
+    other tasks j in `order[i]`, onto the normal plane of g_j whenever g_i . g_j < 0; returns the
+    sum of the projected gradients. Two tasks that agree (g_i . g_j >= 0) are simply summed."""
+    out = torch.zeros_like(grads[0])
+    for i, g in enumerate(grads):
+        g = g.clone()
+        for j in order[i]:
+            dot = g @ grads[j]
+            if dot < 0:
+                g -= dot / (grads[j] @ grads[j]).clamp_min(1e-20) * grads[j]
+        out += g
+    return out
+
+
+@register_weighting("pcgrad")
+class PCGrad(nn.Module):
+    """Yu et al. (NeurIPS 2020), "Gradient surgery for multi-task learning".
+
+    On the shared encoder each task's gradient loses its component along another task's gradient
+    when the two conflict (negative dot product); the heads get their own task's gradient. The
+    other tasks are visited in a random order per step (seeded), as in the paper. Costs one
+    backward pass per task through the shared encoder instead of one in all.
+    """
+
+    def __init__(self, tasks: Sequence[str], seed: int | None = None) -> None:
+        super().__init__()
+        self.tasks = list(tasks)
+        # the visiting order follows the run's torch seed unless one is given
+        self._rng = torch.Generator().manual_seed(torch.initial_seed() if seed is None else seed)
+
+    def combine(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return sum(losses.values())  # type: ignore[return-value]
+
+    def backward(self, losses: Mapping[str, torch.Tensor], shared: Params,
+                 specific: Params) -> torch.Tensor:
+        total = self.combine(losses)
+        if len(losses) < 2:  # a batch with one task's labels: nothing can conflict
+            total.backward()
+            return total
+        flat = [flat_gradient(loss, shared) for loss in losses.values()]
+        n = len(flat)
+        order = [[j for j in torch.randperm(n, generator=self._rng).tolist() if j != i]
+                 for i in range(n)]
+        update = project_conflicts(flat, order)
+        if specific:
+            torch.autograd.backward(total, inputs=list(specific))
+        offset = 0
+        for p in shared:
+            p.grad = update[offset:offset + p.numel()].view_as(p).clone()
+            offset += p.numel()
+        return total
+
+    def current_weights(self) -> dict[str, float]:
+        return {t: 1.0 for t in self.tasks}
+

@@ -43,9 +43,13 @@ class TriageTransformer(nn.Module):
     def tasks(self) -> list[str]:
         return list(self.heads)
 
-    def shared_parameters(self) -> list[nn.Parameter]:
-        """The encoder's parameters: what the task heads share (gradient cosine is taken here)."""
-        return [p for p in self.encoder.parameters() if p.requires_grad]
+    def shared_parameters(self) -> dict[str, nn.Parameter]:
+        """The encoder's parameters by their names in this module: what the task heads share
+        (gradient methods and the task-relation probes work on these)."""
+        return {f"encoder.{n}": p for n, p in self.encoder.named_parameters() if p.requires_grad}
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
                 ) -> dict[str, torch.Tensor]:
@@ -54,3 +58,18 @@ class TriageTransformer(nn.Module):
         pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, H)
         pooled = self.dropout(pooled)
         return {t: head(pooled) for t, head in self.heads.items()}  # each (B, K_t)
+
+
+def matched_width(vocab_size: int, width: int, task_heads: Mapping[str, int], *, layers: int,
+                  attention_heads: int, max_len: int) -> int:
+    """The hidden width (a multiple of the attention heads, FFN = 2x width) at which one model
+    with all of `task_heads` has about as many parameters as one single-head model of `width` per
+    task: the multi-task model of the parameter-matched comparison."""
+
+    def size(w: int, heads: Mapping[str, int]) -> int:
+        cfg = encoder_config(vocab_size, w, layers, attention_heads, 2 * w, max_len)
+        return TriageTransformer(cfg, heads).n_parameters()
+
+    target = sum(size(width, {t: k}) for t, k in task_heads.items())
+    widths = range(width - width % attention_heads, 3 * width + 1, attention_heads)
+    return min(widths, key=lambda w: abs(size(w, task_heads) - target))

@@ -61,3 +61,8 @@ class XGBTaskModel:
         out = self.booster_.predict(d, output_margin=True,
                                     iteration_range=(0, self.best_iteration_ + 1))
         return np.asarray(out, dtype=np.float64).reshape(len(X), self.n_classes_)
+
+    def n_nodes(self) -> int:
+        """Nodes (splits and leaves) in the trees the model predicts with: its size."""
+        rounds = self.booster_[: self.best_iteration_ + 1]
+        return sum(len(tree.strip().splitlines()) for tree in rounds.get_dump())

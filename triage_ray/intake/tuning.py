@@ -1,0 +1,155 @@
+"""The same tuning budget for every Transformer setup: Ray Tune with Optuna TPE and ASHA.
+
+Why: a multi-task model trained with the single-task models' learning rate and epochs can lose
+for want of tuning rather than because sharing hurts. Each setup (each single-task Transformer,
+each multi-task weighting) gets `tune_trials` trials at `tune_size` training records of the
+headline setting: Optuna samples the learning rate (log-uniform over `lr_range`) and, for fixed
+weights, the urgency weight (`urgency_weight_range`); ASHA stops a trial whose validation
+macro-F1 trails at a rung. Epochs are not a search axis: every fit chooses its own on validation
+(`train.fit_transformer`, early stopping), here and in the study's runs.
+
+A tuning trial is a plain Tune function (no Ray Train): at 2,000 records Train's 10-15 s start
+would cost more than the trial's training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from triage_ray.intake.config import IntakeConfig
+from triage_ray.intake.fitting import Hyper
+from triage_ray.intake.setups import Setup
+
+METRIC = "val_f1"  # mean validation macro-F1 over the setup's tasks, every epoch
+
+
+@dataclass(frozen=True)
+class TuningData:
+    """The tuning split of the headline setting: numpy columns (ids, record_id, labels)."""
+
+    train: dict[str, np.ndarray]
+    val: dict[str, np.ndarray]
+    vocab: int
+    ids_column: str
+
+
+def tune_trial(config: dict[str, Any], setup_key: str, study: dict[str, Any],
+               data: TuningData) -> None:
+    """Tune function trainable: one fit, reporting validation macro-F1 after every epoch."""
+    import torch
+    from ray import tune
+
+    from triage_ray.intake.fitting import fit_setup, tensors
+
+    cfg = IntakeConfig.from_dict(study)
+    torch.set_num_threads(cfg.torch_threads)
+    hyper = Hyper.from_dict(config)
+
+    def report(epoch: int, loss: float, score: float | None) -> None:
+        tune.report({METRIC: score, "epoch": epoch + 1, "train_loss": loss})
+
+    fit_setup(Setup.from_key(setup_key), cfg, hyper, tensors(data.train, data.ids_column),
+              tensors(data.val, data.ids_column), data.vocab, seed=0,
+              max_epochs=cfg.tune_max_epochs, patience=cfg.tune_max_epochs, on_epoch=report)
+
+
+def search_space(setup: Setup, cfg: IntakeConfig) -> dict[str, Any]:
+    from ray import tune
+
+    space: dict[str, Any] = {"lr": tune.loguniform(*cfg.lr_range)}
+    if setup.kind == "multitask" and setup.weighting == "fixed":
+        space["urgency_weight"] = tune.uniform(*cfg.urgency_weight_range)
+    return space
+
+
+def tune_setup(setup: Setup, cfg: IntakeConfig, data: TuningData, storage: Path) -> Any:
+    """One Tuner (Optuna + ASHA) for one setup; returns its ResultGrid."""
+    from optuna.samplers import TPESampler
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trial, setup_key=setup.key, study=cfg.to_dict(), data=data),
+        {"cpu": cfg.tune_trial_cpus})
+    # TPE samples at random for its first trials: half the budget random, half guided
+    sampler = TPESampler(seed=cfg.data_seed, n_startup_trials=max(1, cfg.tune_trials // 2))
+    scheduler = ASHAScheduler(time_attr="training_iteration", metric=METRIC, mode="max",
+                              max_t=cfg.tune_max_epochs,
+                              grace_period=min(cfg.asha_grace_epochs, cfg.tune_max_epochs),
+                              reduction_factor=cfg.asha_reduction_factor)
+    tuner = tune.Tuner(
+        trainable, param_space=search_space(setup, cfg),
+        tune_config=tune.TuneConfig(
+            search_alg=OptunaSearch(metric=METRIC, mode="max", sampler=sampler),
+            scheduler=scheduler, num_samples=cfg.tune_trials,
+            max_concurrent_trials=cfg.max_concurrent_trials),
+        run_config=tune.RunConfig(name=f"tune_{setup.key}", storage_path=str(storage),
+                                  verbose=0))
+    grid = tuner.fit()
+    if grid.errors:
+        raise RuntimeError(f"tuning {setup.key}: {len(grid.errors)} trial(s) failed; first: "
+                           f"{grid.errors[0]!r}")
+    return grid
+
+
+def trial_rows(setup: Setup, grid: Any) -> list[dict[str, Any]]:
+    """One row per tuning trial: its hyperparameters, best validation F1 and epochs run."""
+    rows = []
+    for i, result in enumerate(grid):
+        frame = result.metrics_dataframe
+        scores = frame[METRIC].to_numpy(float)
+        rows.append({"setup": setup.key, "trial": i, "lr": result.config["lr"],
+                     "urgency_weight": result.config.get("urgency_weight"),
+                     "best_val_f1": float(np.nanmax(scores)),
+                     "best_epoch": int(frame["epoch"].iloc[int(np.nanargmax(scores))]),
+                     "epochs_run": int(frame["epoch"].max())})
+    return rows
+
+
+def tune_all(setups: list[Setup], cfg: IntakeConfig, data: TuningData, storage: Path
+             ) -> tuple[dict[str, Hyper], pd.DataFrame]:
+    """({setup key: its best hyperparameters}, every trial as a table)."""
+    best: dict[str, Hyper] = {}
+    rows: list[dict[str, Any]] = []
+    for setup in setups:
+        trials = trial_rows(setup, tune_setup(setup, cfg, data, storage))
+        top = max(trials, key=lambda r: r["best_val_f1"])
+        best[setup.key] = Hyper(top["lr"], top["urgency_weight"])
+        rows += [r | {"chosen": r is top} for r in trials]
+    return best, pd.DataFrame(rows)
+
+
+def select_weighting(table: pd.DataFrame, weightings: list[str]) -> str:
+    """The multi-task weighting with the best tuned validation macro-F1 (the map uses it)."""
+    keys = {f"mtl_{w}": w for w in weightings}
+    chosen = table[table.chosen & table.setup.isin(list(keys))]
+    return keys[chosen.loc[chosen.best_val_f1.idxmax(), "setup"]]
+
+
+def tuning_data(cfg: IntakeConfig, entry: dict[str, Any]) -> TuningData:
+    """The headline setting's `tune_size` training records and its validation records, encoded
+    with the tokenizer of that training set (on the driver: small, and read once)."""
+    from tokenizers import Tokenizer
+
+    from triage_ray.intake.ingest import in_training_set
+    from triage_ray.intake.schema import TASKS
+    from triage_ray.intake.streams import ids_column
+    from triage_ray.intake.tokenize import encode, record_texts
+
+    rows = pd.read_parquet(entry["records"])
+    tok = Tokenizer.from_file(entry["tokenizer"][str(cfg.tune_size)])
+    column = ids_column(cfg.tune_size)
+
+    def columns(d: pd.DataFrame) -> dict[str, np.ndarray]:
+        ids = encode(tok, record_texts(d), cfg.max_len)[0].astype(np.int16)
+        return {column: ids, "record_id": d["record_id"].to_numpy(np.int64),
+                **{t: d[t].to_numpy(np.int64) for t in TASKS}}
+
+    return TuningData(columns(rows[in_training_set(rows, cfg.tune_size)]),
+                      columns(rows[rows["split"] == "val"]), tok.get_vocab_size(), column)
