@@ -33,27 +33,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
+from triage_ray.train.loop import untrained_checkpoint  # noqa: E402
 from triage_ray.xray.config import XrayConfig  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "reports" / "benchmarks" / "pile_inference.json"
 TARGET_RATIO = 1.2
-
-
-def untrained_checkpoint(folder: Path, backbone: str) -> Path:
-    """A checkpoint folder in the pipeline's format (model.pt + meta.json), random weights."""
-    import torch
-
-    from triage_ray.models import create_backbone, grayscale_normalisation
-    from triage_ray.train.loop import META_FILE, MODEL_FILE
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    model = create_backbone(backbone, pretrained=False, num_outputs=1)
-    mean, std = grayscale_normalisation(model)
-    torch.save({"model": model.state_dict()}, folder / MODEL_FILE)
-    (folder / META_FILE).write_text(json.dumps({"backbone": backbone, "mean": mean, "std": std,
-                                                "n_outputs": 1}))
-    return folder
 
 
 def plain_scoring(shard_dir: Path, checkpoint: Path, batch_size: int, threads: int) -> dict[str, Any]:

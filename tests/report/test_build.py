@@ -55,9 +55,9 @@ def test_grad_cam_reads_a_stage_with_a_usable_map(tmp_path):
     8 x 8 map, and returns one [0, 1] map per image at the image's size."""
     import numpy as np
 
-    from tests.checkpoint_files import untrained_checkpoint
     from triage_ray.models import create_backbone
     from triage_ray.report.review import cam_layer, grad_cam, overlay
+    from triage_ray.train.loop import untrained_checkpoint
 
     model = create_backbone("resnet10t", num_outputs=1)
     assert cam_layer(model.feature_info, 64) == "layer2"  # stride 8: 8 x 8

@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.checkpoint_files import untrained_checkpoint
 from triage_ray.data.dicom import load_dicom_tree
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
@@ -22,6 +21,7 @@ from triage_ray.data.synth import generate_nih_tree
 from triage_ray.data.synth.dicom import write_dicom_tree
 from triage_ray.gate import IntendedUse
 from triage_ray.train.heldout import HeldOutLogits
+from triage_ray.train.loop import untrained_checkpoint
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.gate import apply_gate, fit_gate, image_features
 from triage_ray.xray.pile import score_pile

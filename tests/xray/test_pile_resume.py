@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.checkpoint_files import untrained_checkpoint
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.synth import generate_nih_tree
+from triage_ray.train.loop import untrained_checkpoint
 from triage_ray.xray.chunks import LogitChunks
 from triage_ray.xray.predict import score_shards, shard_study_ids
 

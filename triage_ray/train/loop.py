@@ -89,6 +89,22 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, epoch: int,
     (path / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
+def untrained_checkpoint(folder: Path, backbone: str = "resnet10t", seed: int = 0) -> Path:
+    """`folder` holding a randomly initialised `backbone` in the pipeline's checkpoint format
+    (model.pt + meta.json): for timing the scoring path or testing its plumbing without
+    training a model first."""
+    from triage_ray.models import create_backbone, grayscale_normalisation
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = create_backbone(backbone, pretrained=False, num_outputs=1)
+    mean, std = grayscale_normalisation(model)
+    torch.save({"model": model.state_dict()}, folder / MODEL_FILE)
+    (folder / META_FILE).write_text(json.dumps({"backbone": backbone, "mean": mean, "std": std,
+                                                "n_outputs": 1}))
+    return folder
+
+
 def waiting_time(batches: Iterable, waited: dict[str, float]) -> Iterator:
     """Pass `batches` through, adding to waited["s"] the seconds spent waiting for each one: the
     part of an epoch the data pipeline, not the model, costs."""
