@@ -65,7 +65,8 @@ class IntakeConfig(StudyConfig):
     samples_per_run: int = 30_000  # max epochs = clip(ceil(samples_per_run / n_train), min, max)
     min_epochs: int = 4
     max_epochs: int = 20
-    patience: int = 3  # epochs without a better validation macro-F1 before stopping
+    patience: int = 5  # epochs without a better validation macro-F1 before stopping (3 stopped
+    # single-task urgency at 500-1,000 records after 2-3 epochs on a noisy curve)
     probe_every: int = 25  # steps between task-relation probes (gradient cosine, TAG)
     affinity_step: float = 0.05  # TAG's look-ahead step size on the shared encoder
     # XGBoost
