@@ -76,5 +76,7 @@ def test_trial_plan_covers_the_map_with_the_chosen_setup_only():
     for key in ("mtl_fixed", "mtl_uncertainty", "mtl_pcgrad_matched", "xgb"):
         assert specs[key].settings == ("rel0.5",)
     assert specs["xgb"].hyper is None and specs["mtl_pcgrad_matched"].hyper["lr"] == 1e-3
+    assert specs["mtl_pcgrad_matched"].sizes(index, "rel0.5") == [cfg.pool_size]  # full size only
+    assert specs["mtl_fixed"].sizes(index, "rel0.5") == index["rel0.5"]["sizes"]
     order = [s.setup for s in plan_trials(cfg, index, hypers, "pcgrad")]
     assert order[0] == "mtl_pcgrad" and order[-1] == "xgb"  # longest first

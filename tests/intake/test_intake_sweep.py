@@ -29,10 +29,11 @@ def test_smoke_run_writes_every_output(ray_local, tmp_path):
     pool = cfg["n_records"] - cfg["n_val"] - cfg["n_test"]
     res = pd.read_csv(run_dir / "results.csv")
     head = res[res.setting == "rel0.5"]
-    # headline: every size plus the whole pool; each weighting, the matched model and XGBoost
-    # score both tasks, each single-task Transformer one
+    # headline: every size plus the whole pool; each weighting and XGBoost score both tasks, each
+    # single-task Transformer one; the matched model trains on the whole pool only
     assert sorted(set(head["size"])) == [*cfg["train_sizes"], pool]
-    assert len(head) == len(cfg["train_sizes"] + [pool]) * (2 * (n_w + 1 + 1) + 2)
+    assert len(head) == len(cfg["train_sizes"] + [pool]) * (2 * (n_w + 1) + 2) + 2
+    assert set(head[head.setup.str.endswith("_matched")]["size"]) == {pool}
     others = res[res.setting != "rel0.5"]
     assert set(others.setup) == {selected, "tf_urgency", "tf_specialty"}
     assert (res.data_source == "generated").all() and set(res.task) == set(TASKS)

@@ -2,6 +2,7 @@
 recommendation document computed from it (synthetic predictions: no training, no Ray)."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from triage_ray.intake.brief import write_recommendation
 from triage_ray.intake.collect import SeedRun
 from triage_ray.intake.config import IntakeConfig
 from triage_ray.intake.evaluate import BootstrapPlan
-from triage_ray.intake.recommend import choose_option, map_summary
+from triage_ray.intake.recommend import choose_option, map_summary, probe_summary
 from triage_ray.intake.report import write_figures
 from triage_ray.intake.schema import GENERATED, TASKS
 from triage_ray.intake.setups import headline_setups, map_setups
@@ -155,3 +156,16 @@ def test_recommendation_is_computed_and_readable(cfg, tmp_path):
     assert f"negative in {negatives}" in text.replace("\n", " ")
     md = (tmp_path / "recommendation.md").read_text()
     assert "**Ship two XGBoost models.**" in md and "figures/transfer_map.png" in md
+
+
+def test_probe_interval_stays_inside_what_the_probe_can_be():
+    # two seeds far apart: the t-interval of their mean is wider than a cosine can be
+    probes = pd.DataFrame({"setting": "rel1", "size": 100, "setup": SELECTED, "seed": [0, 1],
+                           "step": 0, "cosine": [0.9, -0.8],
+                           "tag_urgency_to_specialty": [0.9, -0.8],
+                           "tag_specialty_to_urgency": [0.1, 0.1]})
+    t = SimpleNamespace(probes=probes, selected_mtl=SELECTED)
+    (row,) = probe_summary(t, 0.95).to_dict("records")
+    assert -1.0 == row["cosine_ci_low"] < row["cosine"] < row["cosine_ci_high"] == 1.0
+    assert row["tag_urgency_to_specialty_ci_low"] < -1.0  # an affinity is not bounded below
+    assert row["tag_urgency_to_specialty_ci_high"] == 1.0

@@ -79,16 +79,23 @@ def map_summary(t: StudyTables) -> dict[str, Any]:
             "best": tr.loc[tr.delta.idxmax()].to_dict(), "worst": tr.loc[tr.delta.idxmin()].to_dict()}
 
 
+# What each probe can be: a cosine lies in [-1, 1]; a TAG affinity 1 - L'/L is at most 1.
+PROBE_RANGE = {"cosine": (-1.0, 1.0), "tag_urgency_to_specialty": (-np.inf, 1.0),
+               "tag_specialty_to_urgency": (-np.inf, 1.0)}
+
+
 def probe_summary(t: StudyTables, level: float) -> pd.DataFrame:
     """Per (setting, size) of the selected setup: mean gradient cosine and TAG affinities over
-    steps, then over seeds with a seed-level interval."""
+    steps, then over seeds with a seed-level interval, clipped to what the probe can be (a
+    t-interval over 3 scattered seeds can otherwise claim a cosine above 1)."""
     p = t.probes[t.probes.setup == t.selected_mtl]
     rows = []
     for (setting, size), g in p.groupby(["setting", "size"]):
         row: dict[str, Any] = {"setting": setting, "size": size}
-        for col in ("cosine", "tag_urgency_to_specialty", "tag_specialty_to_urgency"):
+        for col, (floor, ceiling) in PROBE_RANGE.items():
             per_seed = g.groupby("seed")[col].mean().dropna().to_numpy()
             lo, hi = seed_interval(per_seed, level) if per_seed.size else (np.nan, np.nan)
+            lo, hi = float(np.clip(lo, floor, ceiling)), float(np.clip(hi, floor, ceiling))
             row |= {col: float(per_seed.mean()) if per_seed.size else np.nan,
                     f"{col}_ci_low": lo, f"{col}_ci_high": hi}
         rows.append(row)

@@ -44,16 +44,19 @@ def plan_trials(cfg: IntakeConfig, data_index: dict[str, Any], hypers: dict[str,
                 selected: str) -> list[TrialSpec]:
     """One trial per setup (each Train start is paid once): every setup trains on the headline
     setting; the chosen multi-task setup and the single-task pair also train on every other
-    setting and control (the transfer map). Longest first, so two lanes of trials end together."""
+    setting and control (the transfer map); the parameter-matched model trains at the headline's
+    largest size only (the one matched comparison). Longest first, so two lanes of trials end
+    together."""
     from dataclasses import asdict
 
     head = headline_key(data_index)
     everywhere = {s.key for s in map_setups(selected)}
+    largest = (max(data_index[head]["sizes"]),)
     specs = []
     for setup in headline_setups(cfg.weightings, selected, cfg.matched_params):
         settings = tuple(data_index) if setup.key in everywhere else (head,)
         hyper = None if setup.kind == "xgb" else asdict(hypers[setup.tuned_as])
-        specs.append(TrialSpec(setup.key, settings, hyper))
+        specs.append(TrialSpec(setup.key, settings, hyper, largest if setup.matched else None))
     return sorted(specs, key=lambda s: -_work(cfg, s, data_index))
 
 
@@ -70,7 +73,7 @@ def _work(cfg: IntakeConfig, spec: TrialSpec, data_index: dict[str, Any]) -> flo
     setup = Setup.from_key(spec.setup)
     factor = (_COST["xgb"] if setup.kind == "xgb" else _COST["matched"] if setup.matched
               else _COST["pcgrad"] if setup.weighting == "pcgrad" else 1.0)
-    sizes = [z for k in spec.settings for z in data_index[k]["sizes"]]
+    sizes = [z for k in spec.settings for z in spec.sizes(data_index, k)]
     return factor * sum(z * epochs_for(z, cfg.samples_per_run, cfg.min_epochs, cfg.max_epochs)
                         for z in sizes)
 

@@ -39,6 +39,12 @@ class TrialSpec:
     setup: str
     settings: tuple[str, ...]
     hyper: dict[str, float | None] | None = None  # Hyper as a dict; None for XGBoost
+    only_sizes: tuple[int, ...] | None = None  # train just these sizes (None: every size)
+
+    def sizes(self, data: dict[str, Any], setting: str) -> list[int]:
+        """The training sizes this trial fits on `setting` (data: the study's data index)."""
+        sizes = data[setting]["sizes"]
+        return sizes if self.only_sizes is None else [z for z in sizes if z in self.only_sizes]
 
 
 def _report(metrics: dict[str, Any], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -76,7 +82,7 @@ def transformer_worker_loop(config: dict[str, Any]) -> None:
     torch.set_num_threads(cfg.torch_threads)
     rows = load_rows(ray.train.get_dataset_shard("records"), spec.settings)  # one streamed pass
     for setting in spec.settings:
-        for size in config["data"][setting]["sizes"]:
+        for size in spec.sizes(config["data"], setting):
             vocab = config["data"][setting]["vocab"][str(size)]
             train = tensors(select(rows, setting, "train", size), ids_column(size))
             split = _eval_tensors(rows, setting, size)
@@ -99,7 +105,7 @@ def xgb_worker_loop(config: dict[str, Any]) -> None:
     for setting in spec.settings:
         evals = pd.DataFrame({c: v for c, v in select(rows, setting, "eval").items() if c in raw})
         val, test = (evals[evals["split"] == s].reset_index(drop=True) for s in ("val", "test"))
-        for size in config["data"][setting]["sizes"]:
+        for size in spec.sizes(config["data"], setting):
             train = pd.DataFrame({c: v for c, v in select(rows, setting, "train", size).items()
                                   if c in raw})
             feats = TabularFeaturizer(cfg.xgb_text_features).fit(train)  # training split only
