@@ -69,8 +69,8 @@ class IntakeConfig(StudyConfig):
     samples_per_run: int = 30_000  # max epochs = clip(ceil(samples_per_run / n_train), min, max)
     min_epochs: int = 4
     max_epochs: int = 40  # a cap, not the choice: 20 stopped the multi-task model at 300 records
-    # while still improving (best epoch 18 of 20, single-task 8-15), turning the positive control's
-    # specialty transfer negative; at 40 every fit in that check stopped on validation
+    # while still improving (best epoch its last), turning the positive control's specialty
+    # transfer negative; at 40 its fits stopped on validation (docs/intake.md, Controls)
     patience: int = 5  # epochs without a better validation macro-F1 before stopping (3 stopped
     # single-task urgency at 500-1,000 records after 2-3 epochs on a noisy curve)
     probe_every: int = 25  # steps between task-relation probes (gradient cosine, TAG)
