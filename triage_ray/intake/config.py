@@ -50,8 +50,8 @@ class IntakeConfig(StudyConfig):
     # tuning (Ray Tune + Optuna + ASHA), the same budget for every Transformer setup
     tune_trials: int = 6
     tune_size: int = 2000
-    tune_max_epochs: int = 15  # = the fits' epochs at tune_size (10 cut every multi-task trial
-    # off while still improving: their best epoch was the last)
+    tune_max_epochs: int = 15  # = the fits' epochs at tune_size (at 10, the multi-task trials
+    # that ran all 10 epochs under fixed and uncertainty weighting peaked at the last)
     lr_range: list[float] = field(default_factory=lambda: [3e-4, 1e-2])
     urgency_weight_range: list[float] = field(default_factory=lambda: [0.1, 0.9])
     asha_grace_epochs: int = 2
