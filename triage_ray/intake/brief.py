@@ -117,8 +117,9 @@ def transfer_blocks(d: dict[str, Any], figure: Path) -> list[Any]:
             + ", ".join(f"{t} {_diff(x)}" for t, x in c["tasks"].items()) + ")"
             for c in d["controls"]]
     if ctrl:
-        lines.append("Controls, where the answer is known (n = "
-                     f"{d['controls'][0]['size']:,}): " + "; ".join(ctrl) + ".")
+        c0 = d["controls"][0]
+        lines.append(f"Controls, where the answer is known (n = {c0['size']:,}, {c0['seeds']} "
+                     "seeds): " + "; ".join(ctrl) + ".")
     w = [f"{r['weighting']} vs tuned fixed weights on {r['task']} at n = {r['size']:,}: "
          f"{r['verdict']}" for r in d["weightings"] if r["size"] == d["size"]]
     if w:

@@ -51,6 +51,11 @@ def plan_settings(cfg: IntakeConfig) -> list[tuple[str, float | None, str]]:
     return out + [(CONTROL_PREFIX + c, None, CONTROL) for c in cfg.controls]
 
 
+def seed_count(cfg: IntakeConfig, role: str) -> int:
+    """Seeds each setup trains per size: a control's verdict gates the study, so it gets more."""
+    return cfg.control_seeds if role == CONTROL else cfg.seeds
+
+
 def _sizes(cfg: IntakeConfig, role: str, pool: int) -> list[int]:
     if role == CONTROL:
         return [cfg.control_size]

@@ -107,6 +107,7 @@ def controls_summary(t: StudyTables) -> list[dict[str, Any]]:
     for name, g in t.controls.groupby("control", sort=False):
         out.append({"control": name, "passed": bool(g.passed.iloc[0]),
                     "expectation": g.expectation.iloc[0], "size": int(g["size"].iloc[0]),
+                    "seeds": int(g["n_seeds"].iloc[0]),
                     "tasks": {r.task: {"delta": r.delta, "ci_low": r.ci_low, "ci_high": r.ci_high,
                                        "verdict": r.verdict} for r in g.itertuples()}})
     return out

@@ -163,7 +163,8 @@ def evaluate_study(cfg: IntakeConfig, runs: Runs, settings: dict[str, dict[str, 
                         weights.append(head | {"task": task, "weighting": s.key,
                                                "vs": FIXED, **cell.difference(s.key, FIXED, task)})
             if info["role"] == CONTROL:
-                controls += _control_rows(setting, size, selected_mtl, cell)
+                n_seeds = len(runs[(setting, selected_mtl, size)])
+                controls += _control_rows(setting, size, selected_mtl, cell, n_seeds)
             reps |= {(setting, size, u, t): r for (u, t), r in cell.reps.items()}
     results = pd.DataFrame(rows)
     results["selected_mtl"] = results.setup == selected_mtl
@@ -172,9 +173,10 @@ def evaluate_study(cfg: IntakeConfig, runs: Runs, settings: dict[str, dict[str, 
                        selected_mtl, settings, reps)
 
 
-def _control_rows(setting: str, size: int, mtl: str, cell: _Cell) -> list[dict]:
+def _control_rows(setting: str, size: int, mtl: str, cell: _Cell, n_seeds: int) -> list[dict]:
     control = CONTROLS[setting.removeprefix(CONTROL_PREFIX)]
     diffs = {task: cell.difference(mtl, f"tf_{task}", task) for task in TASKS}
     passed = control.passed({t: str(d["verdict"]) for t, d in diffs.items()})
-    return [{"control": control.name, "size": size, "task": t, "mtl_setup": mtl, **d,
+    return [{"control": control.name, "size": size, "n_seeds": n_seeds, "task": t,
+             "mtl_setup": mtl, **d,
              "expectation": control.expectation, "passed": passed} for t, d in diffs.items()]

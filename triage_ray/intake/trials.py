@@ -27,6 +27,7 @@ import pandas as pd
 
 from triage_ray.intake.config import IntakeConfig
 from triage_ray.intake.fitting import Hyper
+from triage_ray.intake.prepare import seed_count
 from triage_ray.intake.schema import TASKS
 from triage_ray.intake.setups import Setup
 from triage_ray.intake.streams import ids_column, load_rows, select
@@ -86,7 +87,7 @@ def transformer_worker_loop(config: dict[str, Any]) -> None:
             vocab = config["data"][setting]["vocab"][str(size)]
             train = tensors(select(rows, setting, "train", size), ids_column(size))
             split = _eval_tensors(rows, setting, size)
-            for seed in range(cfg.seeds):
+            for seed in range(seed_count(cfg, config["data"][setting]["role"])):
                 arrays, meta = fit_and_predict(setup, cfg, hyper, train, split, vocab, seed)
                 meta["setting"] = setting
                 _report(_metrics(meta) | {"best_epoch": meta["best_epoch"]}, arrays, meta)
@@ -110,7 +111,7 @@ def xgb_worker_loop(config: dict[str, Any]) -> None:
                                   if c in raw})
             feats = TabularFeaturizer(cfg.xgb_text_features).fit(train)  # training split only
             X = {n: feats.transform(d) for n, d in (("train", train), ("val", val), ("test", test))}
-            for seed in range(cfg.seeds):
+            for seed in range(seed_count(cfg, config["data"][setting]["role"])):
                 arrays, meta = _fit_xgb(cfg, X, train, val, test, seed)
                 meta |= {"setup": "xgb", "setting": setting, "size": size, "seed": seed,
                          "n_features": len(feats.feature_names_)}
