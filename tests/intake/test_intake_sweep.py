@@ -5,11 +5,15 @@ import json
 from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pypdf import PdfReader
 
+from triage_ray.intake.config import IntakeConfig
 from triage_ray.intake.schema import TASKS
+from triage_ray.intake.setups import Setup
+from triage_ray.intake.tuning import design
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -52,6 +56,10 @@ def test_smoke_run_writes_every_output(ray_local, tmp_path):
     tuning = pd.read_csv(run_dir / "tuning.csv")
     assert (tuning.groupby("setup").size() == cfg["tune_trials"]).all()
     assert (tuning.groupby("setup").chosen.sum() == 1).all()
+    study = IntakeConfig.from_dict(cfg)
+    for key, trials in tuning.groupby("setup"):  # each setup ran exactly the design's points
+        assert np.allclose(sorted(trials.lr), sorted(p["lr"] for p in design(Setup.from_key(key),
+                                                                              study)))
     assert not pd.read_csv(run_dir / "probes.csv").empty
     by_class = pd.read_csv(run_dir / "calibration_by_class.csv")
     assert list(by_class[by_class.task == "urgency"]["class"])[0] == "immediate"
