@@ -65,6 +65,16 @@ def tune_trial(config: dict[str, Any], setup_key: str, study: dict[str, Any],
               max_epochs=cfg.tune_max_epochs, patience=cfg.tune_max_epochs, on_epoch=report)
 
 
+def search_space(setup: Setup, cfg: IntakeConfig) -> dict[str, Any]:
+    """The ranges the design covers (Tune checks every point against them)."""
+    from ray import tune
+
+    space: dict[str, Any] = {"lr": tune.loguniform(*cfg.lr_range)}
+    if setup.kind == "multitask" and setup.weighting == "fixed":
+        space["urgency_weight"] = tune.uniform(*cfg.urgency_weight_range)
+    return space
+
+
 def design(setup: Setup, cfg: IntakeConfig) -> list[dict[str, float]]:
     """The `tune_trials` points every setup's tuning tries: a scrambled Halton sequence (seeded by
     `data_seed`) over log learning rate and, for fixed weights, the urgency weight."""
@@ -98,7 +108,7 @@ def tune_setup(setup: Setup, cfg: IntakeConfig, data: TuningData, storage: Path)
                               grace_period=min(cfg.asha_grace_epochs, cfg.tune_max_epochs),
                               reduction_factor=cfg.asha_reduction_factor)
     tuner = tune.Tuner(
-        trainable,
+        trainable, param_space=search_space(setup, cfg),  # every trial is one of the points
         tune_config=tune.TuneConfig(
             search_alg=BasicVariantGenerator(points_to_evaluate=points),
             scheduler=scheduler, num_samples=len(points),
