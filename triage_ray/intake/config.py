@@ -4,7 +4,7 @@ Design (default run, 2 CPU cores, measured in docs/intake.md): 40,000 generated 
 setting (28,000 training pool, 4,000 validation, 8,000 test).
 - Headline: at `headline_relatedness` all five models train on the whole 28,000-record pool,
   3 seeds, with the learning curve at `train_sizes` below it.
-- Tuning: every Transformer setup gets the same Ray Tune budget (a fixed Halton design + ASHA,
+- Tuning: every Transformer setup gets the same Ray Tune budget (one fixed Halton design,
   `tune_trials` trials at `tune_size` records) for its learning rate (and, for fixed weights, the urgency
   weight); epochs are chosen on validation in every fit (early stopping, best epoch kept).
 - Transfer map: multi-task minus single-task at every `relatedness` x `train_sizes`, with the
@@ -50,15 +50,13 @@ class IntakeConfig(StudyConfig):
     control_size: int = 300  # small: where sharing can matter (tests/intake/test_controls.py)
     control_seeds: int = 8  # a control's verdict must not hang on a seed draw: at 3 seeds the
     # positive control's +0.02-0.03 transfer failed 2 of 20 random seed triples (docs/intake.md)
-    # tuning (Ray Tune: a fixed design + ASHA, tuning.py), the same budget for every setup
+    # tuning (Ray Tune over one fixed design, tuning.py), the same budget for every setup
     tune_trials: int = 6
     tune_size: int = 2000
     tune_max_epochs: int = 15  # = the fits' epochs at tune_size (at 10, the multi-task trials
     # that ran all 10 epochs under fixed and uncertainty weighting peaked at the last)
     lr_range: list[float] = field(default_factory=lambda: [3e-4, 1e-2])
     urgency_weight_range: list[float] = field(default_factory=lambda: [0.1, 0.9])
-    asha_grace_epochs: int = 5  # first rung; at 2, early noise decided (tuning.py)
-    asha_reduction_factor: int = 2
     # Transformers
     vocab_size: int = 1000
     max_len: int = 40

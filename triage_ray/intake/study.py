@@ -1,4 +1,4 @@
-"""The intake study end to end: data -> Ray Data -> tuning (Ray Tune, ASHA) -> fits (Ray
+"""The intake study end to end: data -> Ray Data -> tuning (Ray Tune) -> fits (Ray
 Tune trials of Ray Train runs) -> evaluation -> transfer map -> recommendation document.
 `sweeps/intake.py` parses arguments and calls `run_intake_study`.
 """
