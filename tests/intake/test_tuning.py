@@ -10,7 +10,8 @@ from triage_ray.intake.tuning import design
 
 def test_design_is_fixed_spread_and_shared_by_setups():
     cfg = IntakeConfig()
-    single, fixed = design(Setup.from_key("tf_urgency"), cfg), design(Setup.from_key("mtl_fixed"), cfg)
+    single = design(Setup.from_key("tf_urgency"), cfg)
+    fixed = design(Setup.from_key("mtl_fixed"), cfg)
     assert design(Setup.from_key("tf_urgency"), cfg) == single  # no draw depends on a run
     assert len(single) == len(fixed) == cfg.tune_trials
     assert [p["lr"] for p in single] == [p["lr"] for p in fixed]  # one budget, one set of rates

@@ -5,8 +5,9 @@ setting (28,000 training pool, 4,000 validation, 8,000 test).
 - Headline: at `headline_relatedness` all five models train on the whole 28,000-record pool,
   3 seeds, with the learning curve at `train_sizes` below it.
 - Tuning: every Transformer setup gets the same Ray Tune budget (one fixed Halton design,
-  `tune_trials` trials at `tune_size` records) for its learning rate (and, for fixed weights, the urgency
-  weight); epochs are chosen on validation in every fit (early stopping, best epoch kept).
+  `tune_trials` trials at `tune_size` records) for its learning rate (and, for fixed weights,
+  the urgency weight); epochs are chosen on validation in every fit (early stopping, best epoch
+  kept).
 - Transfer map: multi-task minus single-task at every `relatedness` x `train_sizes`, with the
   gradient cosine and TAG affinity beside it; a parameter-matched multi-task model at the
   headline setting.
@@ -103,9 +104,8 @@ class IntakeConfig(StudyConfig):
         base: dict[str, Any] = dict(
             n_records=2400, n_val=400, n_test=600, relatedness=[0.0, 0.5, 1.0],
             train_sizes=[200, 600], seeds=2, control_size=200, control_seeds=2, tune_trials=2,
-            tune_size=400,
-            tune_max_epochs=2, samples_per_run=600, min_epochs=1, max_epochs=2, patience=1,
-            probe_every=4, xgb_rounds=20, n_boot=200, vocab_size=300, smoke=True,
+            tune_size=400, tune_max_epochs=2, samples_per_run=600, min_epochs=1, max_epochs=2,
+            patience=1, probe_every=4, xgb_rounds=20, n_boot=200, vocab_size=300, smoke=True,
             max_concurrent_trials=2,
         )
         base.update(overrides)

@@ -67,12 +67,17 @@ def tune_trial(config: dict[str, Any], setup_key: str, study: dict[str, Any],
               max_epochs=cfg.tune_max_epochs, patience=cfg.patience, on_epoch=report)
 
 
+def _tunes_weight(setup: Setup) -> bool:
+    """Only fixed weighting has an urgency weight to tune (the others set or learn it)."""
+    return setup.kind == "multitask" and setup.weighting == "fixed"
+
+
 def search_space(setup: Setup, cfg: IntakeConfig) -> dict[str, Any]:
     """The ranges the design covers (Tune checks every point against them)."""
     from ray import tune
 
     space: dict[str, Any] = {"lr": tune.loguniform(*cfg.lr_range)}
-    if setup.kind == "multitask" and setup.weighting == "fixed":
+    if _tunes_weight(setup):
         space["urgency_weight"] = tune.uniform(*cfg.urgency_weight_range)
     return space
 
@@ -82,14 +87,13 @@ def design(setup: Setup, cfg: IntakeConfig) -> list[dict[str, float]]:
     `data_seed`) over log learning rate and, for fixed weights, the urgency weight."""
     from scipy.stats import qmc
 
-    fixed = setup.kind == "multitask" and setup.weighting == "fixed"
     unit = qmc.Halton(d=2, scramble=True, seed=cfg.data_seed).random(cfg.tune_trials)
     lo, hi = np.log(cfg.lr_range)
     w_lo, w_hi = cfg.urgency_weight_range
     points = []
     for u_lr, u_w in unit:
         point = {"lr": float(np.exp(lo + u_lr * (hi - lo)))}
-        if fixed:
+        if _tunes_weight(setup):
             point["urgency_weight"] = float(w_lo + u_w * (w_hi - w_lo))
         points.append(point)
     return points
