@@ -5,7 +5,7 @@ TorchTrainer worker running `train_loop_per_worker`); what Ray costs there is pa
 The baseline is the same training step (`triage_ray.train.steps`) in a plain loop in this process,
 on the same shards (read into memory), with the same settings (`train_loop_config`: backbone, init,
 lr, schedule, supervision, batch size, torch threads). Both loops do the Train loop's whole epoch:
-train, score the calib split, save a checkpoint, and after the last epoch predict the held-out
+train, score the calib split, save a checkpoint, and after the last epoch predict the other held-out
 splits. An epoch ends at its report: for Ray Train the worker-side time stamp in the checkpoint's
 directory name (`checkpoint_<date>_<time>.<microseconds>`, made on the worker inside
 `ray.train.report`), for the plain loop the clock at the same point. Steady = every epoch after the
@@ -52,7 +52,6 @@ from triage_ray.xray.config import XrayConfig  # noqa: E402
 
 OUT = Path(__file__).parents[1] / "reports" / "benchmarks" / "train_overhead.json"
 TARGET_RATIO = 0.90
-HELD_OUT = ("calib", "select", "test")
 # what the Train worker reports of each epoch's time (train.loop.epoch_seconds, validation)
 WORKER_SECONDS = ("seconds_train", "seconds_data_wait", "seconds_validation",
                   "seconds_previous_report")
@@ -169,10 +168,13 @@ def train_flops_per_image(backbone: str, n_outputs: int, size: int, batch: int) 
 
 
 def held_out_images(shard_dir: Path) -> np.ndarray:
-    """The calib, select and test splits' images, as the Train loop's last-epoch pass reads them."""
+    """The held-out images the Train loop's last-epoch pass reads: all but the validation split,
+    whose logits that epoch's validation pass already has."""
+    from triage_ray.train.heldout import HELDOUT_SPLITS, VALIDATION_SPLIT
     from triage_ray.xray.learning_curve import read_split
 
-    return np.concatenate([read_split(str(shard_dir), s)[1] for s in HELD_OUT])
+    return np.concatenate([read_split(str(shard_dir), s)[1] for s in HELDOUT_SPLITS
+                           if s != VALIDATION_SPLIT])
 
 
 def plain_loop(loop_cfg: dict[str, Any], shard_dir: Path) -> dict[str, Any]:
@@ -356,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                            "cpu_count": os.cpu_count(), "machine": platform.platform(),
                            "load_avg_start": os.getloadavg(),
                            "work_per_epoch": "both loops: train, score the calib split (validation "
-                           "loss + AUROC), save a checkpoint; the last epoch also predicts calib+select"
+                           "loss + AUROC), save a checkpoint; the last epoch also predicts select"
                            "+test. Validation is INCLUDED in both; steady = epochs after the first",
                            "order": "plain, then (Ray Train, plain) x repeats, same process and shards; "
                            "ratio i = Ray Train run i / mean of the plain runs either side; "

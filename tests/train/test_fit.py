@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from triage_ray.calibrate.metrics import auroc
+from triage_ray.common.stats import sigmoid
 from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.schema import NIH_FINDINGS
@@ -46,6 +48,9 @@ def test_fit_writes_heldout_logits_and_resumes(ray_local, shards, tmp_path):
         assert np.isfinite(held.logit[split]).all()
     assert result.metrics["n_train"] == int((studies["split"] == "train").sum())
     assert 0 <= result.metrics["val_auroc"] <= 1 and result.metrics["val_loss"] > 0
+    # the calib logits are the last epoch's validation pass (the final model's, not re-predicted)
+    y = held.label["calib"].astype(float)
+    assert auroc(y, sigmoid(held.logit["calib"])) == pytest.approx(result.metrics["val_auroc"])
 
     # Same name + storage: the new trainer starts from the saved epoch instead of from scratch.
     cfg2 = XrayConfig.from_dict({"epochs": 2, "batch_size": 32, "torch_threads": 1})

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from triage_ray.train.heldout import HELDOUT_SPLITS, VALIDATION_SPLIT
 from triage_ray.train.loop import train_loop_per_worker
 from triage_ray.xray.config import XrayConfig
 
@@ -64,10 +65,13 @@ def build_trainer(
 
     from triage_ray.data.stream import read_shards, shard_splits
 
+    # the final pass scores the validation split from its last-epoch pass, so "heldout" holds
+    # only the other held-out splits (read once, after the last epoch)
+    others = [s for s in HELDOUT_SPLITS if s != VALIDATION_SPLIT]
     datasets = {
         "train": read_shards(shard_dir, split="train"),
-        "val": read_shards(shard_dir, split="calib"),
-        "heldout": read_shards(shard_dir).filter(expr=col("split") != "train"),
+        "val": read_shards(shard_dir, split=VALIDATION_SPLIT),
+        "heldout": read_shards(shard_dir).filter(expr=col("split").is_in(others)),
     }
     return TorchTrainer(
         train_loop_per_worker,

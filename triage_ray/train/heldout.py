@@ -10,6 +10,8 @@ import numpy as np
 
 HELDOUT_SPLITS = ("calib", "select", "test")
 HELDOUT_FILE = "heldout.npz"
+# the held-out split the Train loop also scores every epoch (validation loss and AUROC for Tune)
+VALIDATION_SPLIT = "calib"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from triage_ray.train.augment import chest_augment
 from triage_ray.train.schedules import LRSchedule
 from triage_ray.train.supervision import Supervision
-from triage_ray.train.tensors import normalise
+from triage_ray.train.tensors import normalise, pixels_to_unit
 
 
 def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -48,14 +48,13 @@ def array_batches(images: np.ndarray, targets: np.ndarray, batch_size: int,
     order = rng.permutation(len(images))
     for s in range(0, len(order), batch_size):
         b = order[s:s + batch_size]
-        yield torch.from_numpy(images[b].astype(np.float32) / 255.0).unsqueeze(1), \
-            torch.from_numpy(targets[b])
+        yield pixels_to_unit(images[b]), torch.from_numpy(targets[b])
 
 
 def array_chunks(images: np.ndarray, size: int = 256) -> Iterator[torch.Tensor]:
     """[0, 1] (B, 1, H, W) prediction batches of in-memory uint8 images, in order."""
     for s in range(0, len(images), size):
-        yield torch.from_numpy(images[s:s + size].astype(np.float32) / 255.0).unsqueeze(1)
+        yield pixels_to_unit(images[s:s + size])
 
 
 def set_head_only(model: torch.nn.Module, head_only: bool) -> None:

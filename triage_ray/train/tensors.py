@@ -8,11 +8,15 @@ import torch
 from triage_ray.data.stream import batch_to_images
 
 
-def images_to_unit(batch: dict[str, np.ndarray]) -> torch.Tensor:
-    """uint8 (B, H, W) from the binary image column -> float32 (B, 1, H, W) in [0, 1]."""
-    images = batch_to_images(batch)  # (B, H, W) uint8
+def pixels_to_unit(images: np.ndarray) -> torch.Tensor:
+    """uint8 (B, H, W) -> float32 (B, 1, H, W) in [0, 1]."""
     # astype copies into a writable float array (the bytes view from the shard is read-only)
     return torch.from_numpy(images.astype(np.float32)).div_(255.0).unsqueeze(1)
+
+
+def images_to_unit(batch: dict[str, np.ndarray]) -> torch.Tensor:
+    """uint8 (B, H, W) from the binary image column -> float32 (B, 1, H, W) in [0, 1]."""
+    return pixels_to_unit(batch_to_images(batch))
 
 
 def normalise(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
