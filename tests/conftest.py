@@ -22,6 +22,15 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def smoke_data_dir(tmp_path_factory):
+    """One TRIAGE_RAY_DATA_DIR for the tests that run the whole smoke sweep from a shell (the DICOM
+    pile run, the two-node job, the driver-kill resume), as one user's cache across their runs:
+    the generated training tree and the pretrained weights are made by the first of them and read
+    by the rest, which is what the cache is for. Each run still writes its own reports."""
+    return tmp_path_factory.mktemp("smoke-data")
+
+
 def kill_group_when(proc, ready, *, timeout_s: float, poll_s: float, what: str, log) -> None:
     """SIGKILL `proc`'s whole process group (a script and the Ray it started) as soon as
     `ready()` holds; fail the test if the process exits or the time runs out first. `log`: the

@@ -27,10 +27,10 @@ def _run(cmd: list[str], log: Path, env: dict[str, str], timeout: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def dicom_run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+def dicom_run(tmp_path_factory, smoke_data_dir) -> tuple[Path, Path, pd.DataFrame]:
     base = tmp_path_factory.mktemp("dicom-run")
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
-    env["TRIAGE_RAY_DATA_DIR"] = str(base / "data")
+    env["TRIAGE_RAY_DATA_DIR"] = str(smoke_data_dir)
     export = base / "pacs-export"
     _run([PYTHON, "-m", "triage_ray.data.synth.dicom", "--n", "240", "--size", "64", "--out",
           str(export), "--out-of-scope", "--broken"], base / "export.log", env, 600)
