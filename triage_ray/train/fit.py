@@ -43,6 +43,7 @@ def train_loop_config(cfg: XrayConfig, params: Mapping[str, Any], vocabulary: Se
         "weight_decay": cfg.weight_decay, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
         "seed": cfg.seed,
         "torch_threads": cfg.torch_threads, "supervision": cfg.supervision,
+        "concurrent_workers": cfg.max_concurrent_trials * cfg.num_workers,
         "findings": list(vocabulary),
     }
 

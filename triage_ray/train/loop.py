@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -194,7 +193,8 @@ def probing(cfg: dict[str, Any], epoch: int) -> bool:
 
 def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     """cfg keys: backbone, lr, weight_decay, epochs, batch_size, pretrained, weights_file, seed,
-    torch_threads, supervision, findings (the finding vocabulary), augment, schedule,
+    torch_threads (None: shared, see train.threads), concurrent_workers (Train workers that may run
+    at once), supervision, findings (the finding vocabulary), augment, schedule,
     steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs, shard_dir
     (optional: where the datasets' shards live, to name a damaged one in the error)."""
     import ray
@@ -205,10 +205,12 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     from triage_ray.train.schedules import build_optimizer
     from triage_ray.train.steps import train_epoch, validation_metrics
     from triage_ray.train.supervision import get_supervision
+    from triage_ray.train.threads import training_threads
 
     torch.manual_seed(cfg["seed"])
     # Ray gives a 1-CPU worker OMP_NUM_THREADS=1; use the cores we were sized for instead.
-    torch.set_num_threads(int(cfg.get("torch_threads") or os.cpu_count() or 1))
+    torch.set_num_threads(training_threads(cfg.get("torch_threads"),
+                                           int(cfg.get("concurrent_workers", 1))))
     sup = get_supervision(cfg["supervision"], cfg["findings"])
     model = create_backbone(cfg["backbone"], pretrained=cfg["pretrained"],
                             weights_file=cfg.get("weights_file"), num_outputs=sup.n_outputs)
@@ -242,7 +244,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             "supervision": sup.name,
             "n_outputs": sup.n_outputs, "findings": list(cfg["findings"]),
             "augment": cfg["augment"], "weights_file": cfg.get("weights_file"),
-            "finetune": cfg.get("finetune", "full")}
+            "finetune": cfg.get("finetune", "full"), "torch_threads": torch.get_num_threads()}
     generator = torch.Generator()
     val_set = ValidationSet(ray.train.get_dataset_shard("val"), cfg.get("shard_dir"))
     report_s = None  # the previous epoch's checkpoint + report, measured once it has returned

@@ -111,7 +111,8 @@ class XrayConfig(StudyConfig):
     cpus_per_worker: float = 0.5
     cpus_per_trial: float = 0.5
     max_concurrent_trials: int = 1
-    torch_threads: int | None = None  # None: all cores of the worker's node
+    # None: the node's cores shared by the Train workers that may run at once (train.threads)
+    torch_threads: int | None = None
     use_gpu: bool = False
     # the reference standard the bound is certified against (triage_ray.xray.reference.REFERENCES):
     # "auto" = the simulated panel for generated data, else the written labels (a floor no model

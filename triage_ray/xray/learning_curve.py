@@ -15,7 +15,6 @@ finished points. Points run one at a time unless `max_concurrent_trials` allows 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -72,8 +71,10 @@ def train_point(shard_dir: str, point: dict[str, Any], settings: dict[str, Any],
     from triage_ray.train.schedules import build_optimizer
     from triage_ray.train.steps import array_batches, array_chunks, predict, train_epoch
     from triage_ray.train.supervision import get_supervision
+    from triage_ray.train.threads import training_threads
 
-    torch.set_num_threads(int(settings.get("torch_threads") or os.cpu_count() or 1))
+    torch.set_num_threads(training_threads(settings.get("torch_threads"),
+                                           int(settings.get("concurrent", 1))))
     torch.manual_seed(settings["seed"])
     train, images = read_split(shard_dir, "train")
     keep = nested_order(train, settings["seed"])[: point["n_train"]]
@@ -122,7 +123,7 @@ def _settings(cfg: XrayConfig, best: Mapping[str, Any]) -> dict[str, Any]:
             "schedule": cfg.schedule, "epochs": cfg.learning_curve_epochs,
             "batch_size": cfg.batch_size, "weight_decay": cfg.weight_decay, "seed": cfg.seed,
             "finetune": cfg.finetune, "probe_epochs": cfg.probe_epochs,
-            "torch_threads": cfg.torch_threads}
+            "torch_threads": cfg.torch_threads, "concurrent": max(1, cfg.max_concurrent_trials)}
 
 
 def run_learning_curve(cfg: XrayConfig, shard_dir: Path, run_dir: Path, *,
