@@ -24,9 +24,9 @@ def training_threads(requested: int | None, concurrent: int, nodes: int | None =
     at once on it: `concurrent` of them spread over `nodes` (default: the live Ray nodes).
 
     Why: each trial sized itself to every core, so two concurrent trials on one 2-core machine
-    ran 4 threads on 2 cores and the sweep got slower, not faster (measured 0.88x; with one thread
-    each 1.24x, benchmarks/sweep_scaling.py). Ray cannot say which node a trial will land on, so
-    the spread is assumed even; set `torch_threads` where trials pack unevenly."""
+    ran 4 threads on 2 cores and the sweep got slower, not faster (measured 0.88x; shared, 1.07x:
+    docs/performance.md). Ray cannot say which node a trial will land on, so the spread is assumed
+    even; set `torch_threads` where trials pack unevenly."""
     if requested:
         return int(requested)
     per_node = math.ceil(max(1, concurrent) / (nodes or alive_cpu_nodes()))
