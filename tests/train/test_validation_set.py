@@ -70,3 +70,17 @@ def test_split_over_the_budget_is_streamed_every_epoch(calib, model):
     val.shard = ReadNoMore()
     with pytest.raises(AssertionError, match="read again"):
         val.predict(model, 0.5, 0.25)
+
+
+def test_pixel_keeper_drops_everything_once_over_its_budget():
+    from triage_ray.train.loop import PixelKeeper
+
+    keep = PixelKeeper(max_bytes=2 * 16)
+    keep.add(np.zeros((1, 4, 4), np.uint8))
+    keep.add(np.ones((1, 4, 4), np.uint8))
+    assert keep.kept().shape == (2, 4, 4) and keep.kept()[1].max() == 1
+    keep.add(np.zeros((1, 4, 4), np.uint8))  # 48 bytes > 32: nothing is kept from here on
+    assert keep.kept() is None and keep.parts == []
+    keep.add(np.zeros((0, 4, 4), np.uint8))
+    assert keep.kept() is None
+    assert PixelKeeper(100).kept() is None  # an empty split caches nothing

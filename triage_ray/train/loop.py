@@ -41,8 +41,30 @@ ID_COLUMNS = ("study_id", "label", "split")
 logger = logging.getLogger(__name__)
 
 
+class PixelKeeper:
+    """Keeps uint8 pixel batches while they total at most `max_bytes`; past that it drops them
+    all and keeps nothing more (a split too large to cache never sits in memory whole)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.nbytes, self.parts = max_bytes, 0, []
+        self.overflowed = False
+
+    def add(self, pixels: np.ndarray) -> None:
+        if self.overflowed:
+            return
+        self.nbytes += pixels.nbytes
+        if self.nbytes > self.max_bytes:
+            self.parts, self.overflowed = [], True
+        else:
+            self.parts.append(pixels)
+
+    def kept(self) -> np.ndarray | None:
+        """(N, H, W) uint8 of every batch, or None if they did not fit (or there were none)."""
+        return None if self.overflowed or not self.parts else np.concatenate(self.parts)
+
+
 def _images(shard, columns: dict[str, list[np.ndarray]], shard_dir: str | None = None,
-            keep: list[np.ndarray] | None = None) -> Iterator[torch.Tensor]:
+            keep: PixelKeeper | None = None) -> Iterator[torch.Tensor]:
     """[0, 1] image batches of a (non-split) shard, collecting their id columns on the way (and,
     into `keep`, their uint8 pixels)."""
     from triage_ray.data.stream import batch_to_images, named_read_errors
@@ -54,7 +76,7 @@ def _images(shard, columns: dict[str, list[np.ndarray]], shard_dir: str | None =
             columns[k].append(batch[k])
         pixels = batch_to_images(batch)  # (B, H, W) uint8
         if keep is not None:
-            keep.append(pixels)
+            keep.add(pixels)
         yield pixels_to_unit(pixels)
 
 
@@ -100,12 +122,12 @@ class ValidationSet:
             logit = predict(model, array_chunks(self.pixels, PREDICT_BATCH), mean=mean, std=std)
             return {**self.rows, "logit": logit[:, 0]}
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ID_COLUMNS}
-        keep: list[np.ndarray] | None = [] if self.rows is None else None  # first pass only
+        keep = PixelKeeper(self.max_bytes) if self.rows is None else None  # first pass only
         logit = predict(model, _images(self.shard, cols, self.shard_dir, keep),
                         mean=mean, std=std)[:, 0]
         out = _rows(cols, logit)
-        if keep is not None and sum(p.nbytes for p in keep) <= self.max_bytes and keep:
-            self.pixels = np.concatenate(keep)
+        if keep is not None:
+            self.pixels = keep.kept()
         self.rows = {k: v for k, v in out.items() if k != "logit"}
         return out
 
