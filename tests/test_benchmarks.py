@@ -46,3 +46,14 @@ def test_pile_inference_scores_every_study_with_the_plain_loops_logits(tmp_path)
     assert data["benchmark"] == "pile_inference" and data["n_scored"] == data["pile_size"]
     assert data["max_abs_logit_difference"] < 1e-3
     assert last.startswith("Ray Data / plain loop time = ") and data["ratio"] > 0
+
+
+@pytest.mark.slow
+def test_train_startup_times_every_phase_of_a_ray_train_run(tmp_path):
+    data, last = run_benchmark("train_startup", tmp_path / "train_startup.json")
+    (run,) = data["ray_train"]
+    phases = run["phases_s"]
+    assert list(phases) == data["phases"] and all(v is not None and v >= 0 for v in phases.values())
+    assert sum(phases.values()) == pytest.approx(run["wall_s"], rel=1e-6)  # the phases tile fit()
+    assert run["worker_seconds"]["seconds_train"] > 0 and data["plain_wall_s"] > 0
+    assert re.fullmatch(r"Ray Train fit\(\) / plain loop, one epoch = \d+\.\dx \(median of 1\)", last)
