@@ -20,7 +20,6 @@ reports/benchmarks/pile_inference.json; prints the ratio last.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -33,6 +32,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
+from benchmark_io import save_and_report  # noqa: E402  (this folder)
+
 from triage_ray.train.loop import untrained_checkpoint  # noqa: E402
 from triage_ray.xray.config import XrayConfig  # noqa: E402
 
@@ -135,10 +136,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 "ratio": via_ray["seconds"] / plain_s, "target_ratio": TARGET_RATIO,
                 "load_avg_end": os.getloadavg()})
     out["meets_target"] = bool(out["ratio"] <= TARGET_RATIO)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
-    report(out, args.out)
-    return out
+    return save_and_report(out, args.out, report)
 
 
 def report(out: dict[str, Any], path: Path) -> None:

@@ -47,6 +47,8 @@ import numpy as np
 import ray.train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
+from benchmark_io import save_and_report  # noqa: E402  (this folder)
+
 from triage_ray.data.schema import NIH_FINDINGS  # noqa: E402
 from triage_ray.xray.config import XrayConfig  # noqa: E402
 
@@ -399,10 +401,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out["target_ratio"] = TARGET_RATIO
     out["meets_target"] = bool(out["ratio"] >= TARGET_RATIO)
     out["load_avg_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
-    report(out, args.out)
-    return out
+    return save_and_report(out, args.out, report)
 
 
 def report(out: dict[str, Any], path: Path) -> None:

@@ -40,6 +40,7 @@ from typing import Any
 import ray
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
+from benchmark_io import save_and_report  # noqa: E402  (this folder)
 from train_overhead import make_shards, plain_loop, settle  # noqa: E402  (this folder)
 
 from triage_ray.data.schema import NIH_FINDINGS  # noqa: E402
@@ -161,10 +162,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ray.shutdown()
     out["ray_wall_s_median"] = statistics.median(r["wall_s"] for r in out["ray_train"])
     out["ratio"] = out["ray_wall_s_median"] / out["plain_wall_s"]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
-    report(out, args.out)
-    return out
+    return save_and_report(out, args.out, report)
 
 
 def report(out: dict[str, Any], path: Path) -> None:
