@@ -49,6 +49,7 @@ import ray.train
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
 from benchmark_io import save_and_report  # noqa: E402  (this folder)
 
+from triage_ray.common.ray_session import train_env  # noqa: E402
 from triage_ray.data.schema import NIH_FINDINGS  # noqa: E402
 from triage_ray.xray.config import XrayConfig  # noqa: E402
 
@@ -365,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                            "order": "plain, then (Ray Train, plain) x repeats, same process and shards; "
                            "ratio i = Ray Train run i / mean of the plain runs either side; "
                            "headline = median of the ratios", "repeats": args.repeats}
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": train_env()})  # the Train settings the project runs with
     DataContext.get_current().enable_progress_bars = False
     with tempfile.TemporaryDirectory(prefix="triage_ray_train_overhead_") as tmp:
         shard_dir, splits = make_shards(Path(tmp), n_studies, args.size, cfg.seed)

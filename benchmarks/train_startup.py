@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, no
 from benchmark_io import save_and_report  # noqa: E402  (this folder)
 from train_overhead import make_shards, plain_loop, settle  # noqa: E402  (this folder)
 
+from triage_ray.common.ray_session import train_env  # noqa: E402
 from triage_ray.data.schema import NIH_FINDINGS  # noqa: E402
 from triage_ray.xray.config import XrayConfig  # noqa: E402
 
@@ -147,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                            "torch_threads": args.threads, "cpus_per_worker": cfg.cpus_per_worker,
                            "ray_num_cpus": 4, "cpu_count": os.cpu_count(),
                            "machine": platform.platform(), "phases": [p[0] for p in PHASES]}
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": train_env()})  # the Train settings the project runs with
     DataContext.get_current().enable_progress_bars = False
     with tempfile.TemporaryDirectory(prefix="triage_ray_train_startup_") as tmp:
         shard_dir, splits = make_shards(Path(tmp), args.n_studies, args.size, cfg.seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -43,3 +44,13 @@ def test_a_live_head_or_no_pointer_is_not_reported(tmp_path):
         pointer = tmp_path / "ray_current_cluster"
         pointer.write_text(f"127.0.0.1:{s.getsockname()[1]}")
         assert stale_pointer_address(pointer) is None
+
+
+def test_train_settings_apply_unless_the_environment_sets_them(monkeypatch):
+    from triage_ray.common.ray_session import TRAIN_ENV_DEFAULTS, train_env
+
+    (key,) = TRAIN_ENV_DEFAULTS
+    monkeypatch.delenv(key, raising=False)
+    assert train_env() == TRAIN_ENV_DEFAULTS and os.environ[key] == TRAIN_ENV_DEFAULTS[key]
+    monkeypatch.setenv(key, "3")  # a user's own setting wins
+    assert train_env() == {key: "3"}
