@@ -24,7 +24,7 @@ from triage_ray.common.preflight import check_dependencies  # noqa: E402
 check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wrong Python
 
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
-from triage_ray.xray.pretrain import CARD_MD, METHODS, PretrainConfig, pretrain  # noqa: E402
+from triage_ray.xray.pretrain import CARD_MD, METHODS, PretrainConfig, cached, pretrain  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> Path:
         overrides[key] = json.loads(value)
     cfg = (PretrainConfig.simclr(**overrides) if args.method == "simclr"
            else PretrainConfig.from_dict(overrides))
-    start_ray(args.address, max(os.cpu_count() or 1, 4), {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"})
+    if not cached(cfg):  # a cache hit needs no Ray (starting it costs seconds)
+        start_ray(args.address, max(os.cpu_count() or 1, 4), {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"})
     weights = pretrain(cfg)
     print(f"\nGENERATED DATA: the pretraining corpus is synthesised.\nweights: {weights}\n"
           f"card: {weights.parent / CARD_MD}")

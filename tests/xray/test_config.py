@@ -146,3 +146,18 @@ def test_resuming_a_config_saved_before_versioning_keeps_what_it_ran_under(tmp_p
     assert (cfg.supervision, cfg.search, cfg.augments, cfg.init_choices()) == (
         "binary", "grid", [0.0], ["scratch"])
     assert cfg.learning_curve_sizes == [] and cfg.config_version == 1
+
+
+def test_resuming_a_run_saved_before_the_time_budget_keeps_its_unbudgeted_plan(tmp_path):
+    """A version-2 run trained as configured; today's default budget must not re-plan it."""
+    import json
+
+    from triage_ray.xray.config import resumed_config
+
+    old = {k: v for k, v in XrayConfig().to_dict().items() if k != "time_budget_min"}
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps({**old, "config_version": 2}))
+    assert resumed_config(saved, {}).time_budget_min is None
+    assert XrayConfig().time_budget_min is not None  # while a new run has one
+    with pytest.raises(ValueError, match="time_budget_min"):
+        XrayConfig.from_dict({"time_budget_min": 0})

@@ -40,7 +40,7 @@ def chosen_point(run: RunArtifacts) -> dict[str, Any] | None:
     n = (run.get("data.splits", None) or {}).get("train")
     if not vs or not n:
         return None
-    return {"n_train": n, "epochs": run.cfg("epochs", "?"),
+    return {"n_train": n, "epochs": run.get("best", {}).get("epochs_run") or run.cfg("epochs", "?"),
             "written": vs["test"]["auroc_written"]["value"],
             "truth": vs["test"]["auroc_truth"]["value"]}
 
@@ -58,7 +58,8 @@ def curve_table(run: RunArtifacts) -> Table | Para:
     s = curve["settings"]
     return Table(head, rows, caption=(
         f"The chosen settings ({s['backbone']}, lr {s['lr']:g}, augmentation {s['augment']:.2f}) "
-        f"retrained for {s['epochs']} epochs on nested patient subsets of the "
+        f"retrained for {s['epochs']} epoch{'' if s['epochs'] == 1 else 's'} on nested patient "
+        f"subsets of the "
         f"{num(curve['n_train_pool'], 0)}-study training split; scored on the test split, "
         f"{curve['n_boot']} patient-bootstrap replicates. One seed."))
 

@@ -47,7 +47,8 @@ def _details(run: RunArtifacts) -> Table:
          if weights else
          ("pretrained (timm hub)" if init == "hub" else "random (no pretrained weights)")),
         ("Training", f"lr {best['lr']:g}, weight decay {run.cfg('weight_decay', NA)}, "
-                     f"{run.cfg('epochs', NA)} epochs, batch {run.cfg('batch_size', NA)}, "
+                     f"{best.get('epochs_run') or run.cfg('epochs', NA)} epochs, "
+                     f"batch {run.cfg('batch_size', NA)}, "
                      f"input {best.get('image_size') or run.cfg('image_size', NA)} px grayscale, "
                      f"{run.cfg('schedule', 'cosine')} schedule"
                      + (f", chest augmentation strength {aug:.2f}" if is_number(aug) else "")),
@@ -76,8 +77,19 @@ def _search_text(run: RunArtifacts) -> str:
                 "input size": len(run.cfg("image_sizes", None) or []) > 1}
         axes = ", ".join(k for k, v in many.items() if v)
         return (f"Ray Tune, {n} Optuna (TPE) trials over {axes}; "
-                f"ASHA stopped {stopped} early on per-epoch validation AUROC")
-    return f"Ray Tune grid over {n} configurations"
+                f"ASHA stopped {stopped} early on per-epoch validation AUROC{_budget_text(run)}")
+    return f"Ray Tune grid over {n} configurations{_budget_text(run)}"
+
+
+def _budget_text(run: RunArtifacts) -> str:
+    """What the run's time budget (xray.budget) did, from the plan the run recorded."""
+    plan = run.get("budget", None)
+    if not plan or plan["budget_s"] is None:
+        return ""
+    how = "cut " + ", ".join(plan["cuts"]) if plan["cut"] else "cut nothing"
+    return (f"; its {plan['budget_s'] / 60:.0f}-min time budget, at a measured "
+            f"{plan['epoch_s']:.0f} s per sweep epoch on this machine, {how} "
+            f"(the run took {plan['actual_s'] / 60:.1f} min)")
 
 
 def _truth_table(run: RunArtifacts) -> Table | Para:

@@ -13,6 +13,16 @@ def _f(v: float | None, spec: str = ".3f") -> str:
     return "none" if v is None else format(v, spec)
 
 
+def _budget_lines(plan: dict[str, Any] | None) -> list[str]:
+    """The time budget's plan (xray.budget): what it cut to fit, and what the run took."""
+    if not plan or plan["budget_s"] is None:
+        return []
+    cut = "cut " + ", ".join(plan["cuts"]) if plan["cut"] else "nothing cut"
+    return ["", f"Time budget {plan['budget_s'] / 60:.0f} min ({cut}; measured "
+                f"{plan['epoch_s']:.0f} s per sweep epoch on this machine): the run took "
+                f"{plan['actual_s'] / 60:.1f} min."]
+
+
 def render_summary(metrics: dict[str, Any]) -> str:
     cal, ab, sim, pile = (metrics[k] for k in ("calibration", "abstention", "simulation", "pile"))
     best = metrics["best"]
@@ -25,6 +35,7 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"Best configuration: **{best['backbone']}**, lr {best['lr']} "
         f"(of {metrics['sweep']['n_trials']} trials; chosen "
         f"{metrics['sweep'].get('selection_rule', 'by simulated throughput under the miss-rate bound')}).",
+        *_budget_lines(metrics.get("budget")),
         "",
         "## Held-out test split",
         f"- AUROC: {ci(cal['after']['auroc'], 3)}",

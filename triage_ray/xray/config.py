@@ -19,9 +19,10 @@ INITS = ("scratch", "pretrain", "file", "hub")  # how a trial's backbone starts:
 FINETUNES = ("full", "probe_then_full")  # how pretrained weights are fine-tuned
 # Saved with every run; `resumed_config` fills an older config (no config_version key) with the
 # values it ran under, not today's defaults: its checkpoints were trained under those.
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 LEGACY_V1 = {"supervision": "binary", "search": "grid", "augments": [0.0], "augment": 0.0,
              "schedule": "cosine", "finetune": "full", "learning_curve_sizes": []}
+LEGACY_V2 = {"time_budget_min": None}  # before 3, runs trained as configured, with no budget
 
 # Staffing in the brief: 3 radiologists x 6 reading hours/day x 60 reads/h (1,080 reads/day).
 RADIOLOGISTS = 3
@@ -101,6 +102,13 @@ class XrayConfig(StudyConfig):
     # 4 trials fit the 30-min default: a full 8-epoch resnet10t trial took 7 min on 2 cores
     # (measured), and 6 trials with ASHA put the sweep alone near 27 min
     n_trials: int = 4
+    # the run's wall-clock budget in minutes (triage_ray.xray.budget): before training, the speed
+    # of every searched backbone and size is measured on the run's shards and, if the configured
+    # training would not fit, the run cuts sweep trials (down to 2), then learning-curve epochs,
+    # then pretraining epochs, then sweep epochs (each down to 1); `budget` in metrics.json says
+    # what it cut. None: everything as configured, however long that takes. 24 min: `make demo`
+    # (~4 min of set-up included) inside 30 min on 2 cores
+    time_budget_min: float | None = 24.0
     asha_grace_epochs: int = 1
     asha_reduction_factor: int = 3
     batch_size: int = 64
@@ -184,7 +192,7 @@ class XrayConfig(StudyConfig):
             op_alphas=[0.01, 0.05], op_audit_fractions=[0.05], op_aging_caps_days=[None, 7.0],
             op_uncertain_orders=["expected_wait_harm"], pretrain_studies=400, pretrain_epochs=1,
             learning_curve_sizes=[150, 300], learning_curve_epochs=1, image_sizes=[48, 64],
-            uncertainty_boot=40,
+            uncertainty_boot=40, time_budget_min=None,
         )
         base.update(overrides)
         return cls.from_dict(base)
@@ -259,6 +267,9 @@ class XrayConfig(StudyConfig):
                 raise ValueError(f"augmentation strengths must lie in [0, 1], got {a}")
         if not self.augments:
             raise ValueError("augments must hold at least one strength (e.g. [0.0])")
+        if self.time_budget_min is not None and not self.time_budget_min > 0:
+            raise ValueError(f"time_budget_min must be positive minutes or null, got "
+                             f"{self.time_budget_min}")
         if self.n_trials < 1 or self.asha_grace_epochs < 1 or self.asha_reduction_factor < 2:
             raise ValueError("n_trials >= 1, asha_grace_epochs >= 1, asha_reduction_factor >= 2")
         check_choice("t_low_rule", self.t_low_rule, T_LOW_RULES)
@@ -326,6 +337,8 @@ def resumed_config(saved: Path, overrides: dict[str, Any], *, smoke: bool = Fals
     raw = json.loads(saved.read_text())
     if "config_version" not in raw:
         raw = legacy_config(raw)
+    if raw["config_version"] < 3:
+        raw = {**LEGACY_V2, **raw}
     cfg = XrayConfig.from_dict(raw)
     if smoke and not cfg.smoke:
         raise ValueError(f"--smoke with --resume: {saved.parent} is not a smoke run")

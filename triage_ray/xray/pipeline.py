@@ -118,6 +118,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.report.summary import write_summary
     from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.brief import answer_brief
+    from triage_ray.xray.budget import run_plan, workload
     from triage_ray.xray.learning_curve import run_learning_curve
     from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pile import score_pile
@@ -167,16 +168,22 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
         f"({ref_info['cost']['reading_days']:.1f} reading days of the pool)")
     ref_labels = None if reference.source == "written" else reference.labels
 
+    vocabulary = finding_vocabulary(cfg.source, studies)
     t = time.time()
-    pretrain = pretrain_backbones(cfg, log)  # {} unless an init is "pretrain"; cached after once
+    plan = run_plan(cfg, shard_dirs, workload(cfg, studies), tuple(vocabulary), run_dir,
+                    t - t_start, log)
+    timings["plan_s"] = time.time() - t
+    train_cfg = plan.apply(cfg)  # the trials and epochs that fit the time budget
+
+    t = time.time()
+    pretrain = pretrain_backbones(train_cfg, log)  # {} unless an init is "pretrain"; cached
     weights = {b: e["weights"] for b, e in pretrain.items()}
     timings["pretrain_s"] = time.time() - t
 
     t = time.time()
-    vocabulary = finding_vocabulary(cfg.source, studies)
-    rows = trial_rows(run_sweep(cfg, shard_dirs, run_dir, resume=resuming, vocabulary=vocabulary,
-                                reference=ref_labels, label_source=reference.label_source,
-                                pretrained=weights))
+    rows = trial_rows(run_sweep(train_cfg, shard_dirs, run_dir, resume=resuming,
+                                vocabulary=vocabulary, reference=ref_labels,
+                                label_source=reference.label_source, pretrained=weights))
     best = select_best([r.to_dict() for r in rows])
     best_px = int(best.get("image_size") or cfg.image_size)  # the pile is ingested at its size
     timings["sweep_s"] = time.time() - t
@@ -227,7 +234,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     uncertainty = run_uncertainty(deploy, scored, pile_result, truth, rows, best, log)
     timings["uncertainty_s"] = time.time() - t
     t = time.time()
-    curve = run_learning_curve(cfg, shard_dirs[best_px], run_dir, best=best, studies=studies,
+    curve = run_learning_curve(train_cfg, shard_dirs[best_px], run_dir, best=best, studies=studies,
                                vocabulary=vocabulary, pretrained=weights, log=log)
     timings["learning_curve_s"] = time.time() - t
     t = time.time()
@@ -245,7 +252,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
         pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
         brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
         pretrain=pretrain_summary(pretrain), learning_curve=curve, subgroups=subgroups,
-        uncertainty=uncertainty,
+        uncertainty=uncertainty, budget={**plan.to_dict(), "actual_s": timings["total_s"]},
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

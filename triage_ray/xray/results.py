@@ -266,6 +266,8 @@ class RunMetrics(_ToDict):
     learning_curve: dict[str, Any] | None = None  # xray.learning_curve
     subgroups: dict[str, Any] | None = None  # xray.subgroups: test-split results by view/sex/age
     uncertainty: dict[str, Any] | None = None  # xray.uncertainty: study-bootstrap intervals
+    # xray.budget.RunPlan.to_dict(): the time budget's plan, with the run's actual seconds
+    budget: dict[str, Any] | None = None
     config: str = "config.json"
 
 
@@ -279,7 +281,8 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      pretrain: dict[str, Any] | None = None,
                      learning_curve: dict[str, Any] | None = None,
                      subgroups: dict[str, Any] | None = None,
-                     uncertainty: dict[str, Any] | None = None) -> RunMetrics:
+                     uncertainty: dict[str, Any] | None = None,
+                     budget: dict[str, Any] | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -289,12 +292,12 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         sweep=SweepSummary(experiment_dir=experiment_dir, metric=metric, mode="max",
                            selection_rule=selection_rule, n_trials=len(trials), trials=trials),
         best={k: best.get(k) for k in ("trial_id", "backbone", "lr", "augment", "init",
-                                       "image_size", "checkpoint_path")},
+                                       "image_size", "epochs_run", "checkpoint_path")},
         calibration=scored.calibration, abstention=scored.abstention,
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
         reference=reference, operating=operating, brief=brief, timings=timings,
         model_vs_truth=model_vs_truth, pretrain=pretrain, learning_curve=learning_curve,
-        subgroups=subgroups, uncertainty=uncertainty,
+        subgroups=subgroups, uncertainty=uncertainty, budget=budget,
     )
 
 
