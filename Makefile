@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo smoke test lint browser clean-reports ray-head ray-worker ray-stop
+.PHONY: setup demo smoke test test-fast lint browser clean-reports ray-head ray-worker ray-stop
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,16 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  echo "WARNING: could not install chromium; the dashboard browser test will fail"; }
 
+# Everything (what CI runs: bash .ci/run). docs/testing.md: what each tier holds and what it costs.
 test: setup browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=30 tests
+
+# The fast tier: every module's unit tests and one end-to-end study (the X-ray smoke with one
+# trial), without the tests marked `slow` (shell runs, the two-node job, kills, Train runs).
+test-fast: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 lint: setup
 	$(BIN)/ruff check .

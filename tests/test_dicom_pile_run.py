@@ -1,44 +1,25 @@
 """A pile given as DICOM, end to end, the way a user runs it: generate a PACS-style export with the
 project's CLI, then `python sweeps/xray.py --smoke --pile-source dicom --pile-root DIR` from a plain
-shell. Ingest, gate, scoring, worklist, memo and the review page (rendered in headless Chromium)."""
+shell (killed mid-sweep and resumed: the `resumed_dicom_run` fixture in conftest.py). Ingest, gate,
+scoring, worklist, memo and the review page (rendered in headless Chromium)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(Path(sys.executable))  # the virtualenv's python, as `make smoke` runs it
 PROBES = {"lateral view": "view LATERAL", "child": "age 7", "non-chest body part": "body part HAND",
           "other modality": "modality CT", "blank image": "blank image"}
 
 
-def _run(cmd: list[str], log: Path, env: dict[str, str], timeout: int) -> None:
-    with log.open("w") as out:
-        res = subprocess.run(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
-                             timeout=timeout, check=False)
-    assert res.returncode == 0, log.read_text()[-4000:]
-
-
 @pytest.fixture(scope="module")
-def dicom_run(tmp_path_factory, smoke_data_dir) -> tuple[Path, Path, pd.DataFrame]:
-    base = tmp_path_factory.mktemp("dicom-run")
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
-    env["TRIAGE_RAY_DATA_DIR"] = str(smoke_data_dir)
-    export = base / "pacs-export"
-    _run([PYTHON, "-m", "triage_ray.data.synth.dicom", "--n", "240", "--size", "64", "--out",
-          str(export), "--out-of-scope", "--broken"], base / "export.log", env, 600)
-    _run([PYTHON, "sweeps/xray.py", "--smoke", "--pile-source", "dicom", "--pile-root", str(export),
-          "--reports-dir", str(base / "reports")], base / "run.log", env, 1200)
-    runs = sorted((base / "reports").iterdir())
-    assert len(runs) == 1, runs
-    return runs[0], export, pd.read_csv(export / "manifest.csv")
+def dicom_run(resumed_dicom_run) -> tuple[Path, Path, pd.DataFrame]:
+    r = resumed_dicom_run
+    return r.run_dir, r.export, r.manifest
 
 
 @pytest.mark.slow

@@ -4,12 +4,11 @@ measurement (or its setup) is broken. Fixed seeds; scored with the study's own t
 
 import numpy as np
 import pytest
-import torch
 
 from triage_ray.intake.collect import SeedRun
 from triage_ray.intake.config import IntakeConfig
 from triage_ray.intake.controls import CONTROLS, complaint_service, complaint_tier, control_records
-from triage_ray.intake.fitting import Hyper, fit_and_predict, tensors
+from triage_ray.intake.fitting import tensors
 from triage_ray.intake.ingest import assign_splits, in_training_set
 from triage_ray.intake.schema import SPECIALTIES, TASKS, URGENCY_TIERS
 from triage_ray.intake.setups import map_setups
@@ -21,6 +20,7 @@ from triage_ray.intake.tokenize import encode, record_texts, train_tokenizer
 N_TRAIN, N_VAL, N_TEST, SEEDS = 300, 1000, IntakeConfig().n_test, 6
 LR = 3e-3  # inside the study's tuning range, not tuned for the controls
 WEIGHTING = "pcgrad"  # the fixed 0.5/0.5 weighting measured a smaller gain here (docs/intake.md)
+LANES = 2  # fits run side by side on the session's Ray, one core each
 
 
 def test_control_labels_are_what_they_claim():
@@ -37,12 +37,8 @@ def test_control_labels_are_what_they_claim():
         control_records("sideways", 10)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(CONTROLS))
-def test_control_shows_its_known_sign(name):
-    torch.set_num_threads(1)
-    cfg = IntakeConfig.from_dict({"seeds": SEEDS, "n_boot": 500, "n_val": N_VAL,
-                                  "n_test": N_TEST, "control_size": N_TRAIN})
+def _control_data(name: str, cfg: IntakeConfig) -> dict:
+    """The control's training, validation and test tensors, as the study builds them."""
     df, _ = control_records(name, N_TRAIN + N_VAL + N_TEST, seed=0)
     df = assign_splits(df, N_VAL, N_TEST, seed=0)
     train = df[in_training_set(df, N_TRAIN)]
@@ -53,16 +49,46 @@ def test_control_shows_its_known_sign(name):
                         "record_id": d.record_id.to_numpy(), **{t: d[t].to_numpy() for t in TASKS}},
                        "ids")
 
-    split = {s: columns(df[df.split == s]) for s in ("val", "test")}
+    return {"train": columns(train), "split": {s: columns(df[df.split == s]) for s in ("val", "test")},
+            "vocab": tok.get_vocab_size()}
+
+
+@pytest.fixture(scope="module")
+def control_runs(ray_local) -> dict[str, dict]:
+    """Every fit of both controls (the chosen weighting and both single-task models, SEEDS seeds
+    each), LANES at a time as Ray tasks: each fit seeds itself and trains on one thread, so side
+    by side gives the numbers one after the other would, in half the time on 2 cores. (The two
+    controls share records and urgency labels, yet not their single-task urgency fits: the
+    tokenizer's WordPiece training is not deterministic, huggingface/tokenizers#1794.)"""
+    cfg = IntakeConfig.from_dict({"seeds": SEEDS, "n_boot": 500, "n_val": N_VAL,
+                                  "n_test": N_TEST, "control_size": N_TRAIN})
+
+    def fit(setup, data, seed):  # a closure: Ray ships it by value (no worker imports tests/)
+        import torch
+
+        from triage_ray.intake.fitting import Hyper, fit_and_predict
+
+        torch.set_num_threads(1)
+        return fit_and_predict(setup, cfg, Hyper(LR), data["train"], data["split"], data["vocab"],
+                               seed)
+
+    remote_fit = ray_local.remote(num_cpus=ray_local.cluster_resources()["CPU"] / LANES)(fit)
+    refs = {}
+    for name in sorted(CONTROLS):
+        data = ray_local.put(_control_data(name, cfg))
+        for setup in map_setups(WEIGHTING):
+            refs[(name, setup.key)] = [remote_fit.remote(setup, data, s) for s in range(SEEDS)]
+    return {"cfg": cfg, "runs": {k: [SeedRun(*r) for r in ray_local.get(v)] for k, v in refs.items()}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_control_shows_its_known_sign(name, control_runs):
     setting = f"control_{name}"
-    runs = {}
-    for setup in map_setups(WEIGHTING):
-        hyper = Hyper(LR)
-        runs[(setting, setup.key, N_TRAIN)] = [
-            SeedRun(*fit_and_predict(setup, cfg, hyper, columns(train), split,
-                                     tok.get_vocab_size(), seed)) for seed in range(SEEDS)]
-    t = evaluate_study(cfg, runs, {setting: {"role": "control", "relatedness": None,
-                                             "sizes": [N_TRAIN]}}, f"mtl_{WEIGHTING}")
+    runs = {(setting, setup.key, N_TRAIN): control_runs["runs"][(name, setup.key)]
+            for setup in map_setups(WEIGHTING)}
+    t = evaluate_study(control_runs["cfg"], runs, {setting: {"role": "control", "relatedness": None,
+                                                             "sizes": [N_TRAIN]}}, f"mtl_{WEIGHTING}")
     rows = t.controls.set_index("task")
     print(rows[["delta", "ci_low", "ci_high", "verdict"]])
     assert rows.passed.all(), f"{name} control failed: {rows[['delta', 'ci_low', 'ci_high']]}"

@@ -41,7 +41,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.data.representativeness import split_representativeness
     from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.brief import answer_brief
-    from triage_ray.xray.operating import point_config, run_operating_stage
+    from triage_ray.xray.operating import point_config
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.pipeline import run_uncertainty
     from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
@@ -90,8 +90,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     studies_in = pd.concat([studies, pd.DataFrame({"study_id": ["broken"], "patient_id": ["px"],
                                                    "view": ["PA"]})], ignore_index=True)
     labelled = _labelled_table(held, rng)
-    operating = run_operating_stage(cfg, scored.certification["select"],
-                                    scored.certification["test"], run_dir, log=lambda *_: None)
+    operating = _operating(cfg, scored, run_dir, (seed, separation))
     deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
     pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
                       skipped=skipped, labelled=labelled, gate=_gate(ids, rng))
@@ -120,6 +119,22 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
         uncertainty=uncertainty)
     write_metrics(run_dir, metrics)
     return run_dir
+
+
+_OPERATING: dict[tuple[int, float], object] = {}
+
+
+def _operating(cfg: XrayConfig, scored, run_dir: Path, key: tuple[int, float]):
+    """The operating-point stage (a real Tune sweep), run once per (seed, separation): the
+    generated and the real-source runs score the same held-out logits under the same settings,
+    so the second reuses the first's result instead of paying Tune's start-up again."""
+    from triage_ray.xray.operating import run_operating_stage
+
+    if key not in _OPERATING:
+        _OPERATING[key] = run_operating_stage(cfg, scored.certification["select"],
+                                              scored.certification["test"], run_dir,
+                                              log=lambda *_: None)
+    return _OPERATING[key]
 
 
 def _gate(ids: list[str], rng: np.random.Generator):

@@ -79,6 +79,7 @@ def test_recommended_point_is_checked_out_of_sample():
     assert check["upper_bound"] >= check["rate"] and check["holds"] in (True, False)
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_the_stage_runs_as_tune_trials(ray_local, tmp_path):
     cfg = XrayConfig.smoke_config(pile_size=2000, op_sim_reps=2)

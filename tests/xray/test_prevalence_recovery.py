@@ -63,6 +63,7 @@ def test_logit_model_is_as_good_as_a_trained_model(held):
     assert abs(held.label["calib"].mean() - LABELLED_PRIOR) < 0.001
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("prevalence", "seed"), [(0.30, 11), (0.60, 12)])
 def test_em_and_bbse_recover_the_pile_prevalence(held, prevalence, seed):
     y, z = _draw(np.random.default_rng(seed), PILE_N, prevalence)
@@ -74,6 +75,7 @@ def test_em_and_bbse_recover_the_pile_prevalence(held, prevalence, seed):
     assert shift["n_pile"] == PILE_N
 
 
+@pytest.mark.slow
 def test_em_interval_covers_the_truth_at_default_run_sizes():
     covered = []
     for seed in range(12):

@@ -34,6 +34,7 @@ def _run(plan, tmp_path):
                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="s")).fit()
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_optuna_asha_stops_weak_trials_and_lets_survivors_finish(ray_local, tmp_path):
     cfg = XrayConfig.from_dict({"epochs": 3, "lrs": [1e-4, 3e-2], "n_trials": 6,
@@ -50,6 +51,7 @@ def test_optuna_asha_stops_weak_trials_and_lets_survivors_finish(ray_local, tmp_
     assert max(m[VAL_METRIC] for m in stopped) <= max(m[VAL_METRIC] for m in finished)
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_grid_runs_every_combination_to_the_end(ray_local, tmp_path):
     cfg = XrayConfig.from_dict({"lrs": [1e-3], "augments": [0.0, 0.5],

@@ -33,6 +33,7 @@ def _coverage(draw, statistic, truth: float, seed: int = 0) -> float:
     return hits / REPEATS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "draw", "statistic", "truth"), [
     # a queue share: scores below a fixed threshold (known share = the Beta CDF there)
     ("queue share", lambda r: r.beta(2.0, 5.0, N), lambda x: float(np.mean(x < 0.15)),

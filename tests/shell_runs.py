@@ -1,0 +1,168 @@
+"""What the shell-run tests share: a user's plain shell, process groups stopped by signal, a
+two-node Ray on this machine, and reading a sweep's trials off disk.
+
+The X-ray smoke pipeline costs minutes per run on 2 cores, so the suite runs it twice, not once
+per test: a local run (DICOM pile) killed mid-sweep and resumed, and the README's `ray job submit`
+to two nodes (tests/conftest.py, tests/test_job_submit.py). Every end-to-end assertion reads one
+of those two run directories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from triage_ray.common.paths import DATA_DIR_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the virtualenv's bin, as `make` sets it up
+NODE_LISTENERS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+                  "runtime-env-agent-port", "node-manager-port", "object-manager-port")
+# The README's two-node command (section "On a Ray cluster"). Each node has 2 CPUs; a trial driver
+# takes 1 and its Train worker 1.5, so the two never share a node: every trial's checkpoints cross
+# between nodes through the shared storage. The local killed run uses it too, so that its trials
+# are the job's (same settings, same seeds) and the two can be compared.
+PLACEMENT = ["--set", "cpus_per_trial=1", "cpus_per_worker=1.5"]
+
+
+def plain_shell_env() -> dict[str, str]:
+    """A user's plain shell: the virtualenv is NOT on PATH (the README's `make ray-head` and
+    `make ray-worker` must put it there for the job's `python`). Ray 2.60 turns token auth on; the
+    CLI finds the head's token only with RAY_AUTH_MODE=token."""
+    plain_path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                                 if Path(d).resolve() != BIN.resolve())
+    env = {**os.environ, "PATH": plain_path, "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_AUTH_MODE": "token"}
+    for key in ("VIRTUAL_ENV", "RAY_ADDRESS", DATA_DIR_ENV):
+        env.pop(key, None)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listener_flags(*names: str) -> list[str]:
+    """Every listener of a node on its own free port: two nodes share this machine, and another
+    Ray on it (e.g. the session's test cluster) holds the defaults."""
+    return [f"--{name}={free_port()}" for name in names]
+
+
+def start_group(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """A process in its own group, stopped by signal (never `ray stop`, which would also kill
+    other Ray instances on the machine)."""
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL: `ray start --block` may ignore the first (measured)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+
+
+def kill_group_when(proc, ready, *, timeout_s: float, poll_s: float, what: str, log) -> None:
+    """SIGKILL `proc`'s whole process group (a script and the Ray it started) as soon as
+    `ready()` holds; fail the test if the process exits or the time runs out first. `log`: the
+    file the process writes its output to (a pipe nobody reads would block it)."""
+    deadline = time.time() + timeout_s
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if ready():
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+                return
+            time.sleep(poll_s)
+        tail = log.read_text()[-3000:] if log.is_file() else ""
+        pytest.fail(f"{what} did not happen before the process ended or {timeout_s} s: {tail}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_logged(cmd: list[str], log: Path, env: dict[str, str], timeout: int) -> None:
+    """Run `cmd` from the checkout to completion, its output in `log`; fail with its tail."""
+    with log.open("w") as out:
+        res = subprocess.run(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
+                             timeout=timeout, check=False)
+    assert res.returncode == 0, log.read_text()[-4000:]
+
+
+def alive_nodes(address: str, env: dict[str, str]) -> list[dict]:
+    out = subprocess.run([str(BIN / "ray"), "list", "nodes", "--address", address, "--format",
+                          "json"], env=env, capture_output=True, text=True)
+    try:
+        nodes = json.loads(out.stdout) if out.returncode == 0 else []
+    except ValueError:  # the head is up but its state API not yet
+        return []
+    return [n for n in nodes if n["state"] == "ALIVE"]
+
+
+def wait_for(ready, what: str, proc: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if ready():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited: {proc.stdout.read()[-3000:]}")
+        time.sleep(2)
+    pytest.fail(f"{what} did not come up in {timeout_s} s")
+
+
+@dataclass
+class Cluster:
+    address: str  # the head's dashboard: where `ray job submit` goes
+    env: dict[str, str]
+    head_id: str
+    worker_id: str
+
+
+def finished_trials(tune_dir: Path) -> dict[str, Path]:
+    """Trial folder name -> folder, for trials whose final (scored) report is on disk."""
+    done = {}
+    for result in tune_dir.glob("*/result.json"):
+        try:
+            rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        except ValueError:  # caught mid-write
+            continue
+        if any(r.get("final") for r in rows):
+            done[result.parent.name] = result.parent
+    return done
+
+
+def trial_footprint(run_dir: Path, trial_dir: Path) -> dict:
+    """What retraining a trial would change: its Train checkpoints (names and times) and its
+    per-epoch rows."""
+    trial_id = json.loads((trial_dir / "result.json").read_text().splitlines()[0])["trial_id"]
+    ckpts = sorted((run_dir / "train" / f"train-{trial_id}").glob("checkpoint_*"))
+    return {"trial_id": trial_id, "checkpoints": [(c.name, c.stat().st_mtime_ns) for c in ckpts],
+            "progress_rows": len(pd.read_csv(trial_dir / "progress.csv"))}
+
+
+@dataclass
+class ResumedRun:
+    """The local smoke run with a DICOM pile, killed once three of four trials were scored and
+    resumed with `--resume`: its run directory, the export it scored, the export's manifest, and
+    each trial scored before the kill with its footprint then."""
+
+    run_dir: Path
+    export: Path
+    manifest: pd.DataFrame
+    scored_before_kill: dict[str, dict]
+    resume_log: Path

@@ -1,0 +1,45 @@
+"""The X-ray study end to end in the fast tier (`make test-fast`): `sweeps/xray.py --smoke` with
+one trial from scratch at one input size, in this session's Ray. Every stage runs: data, shards,
+the sweep (one Tune trial driving a TorchTrainer), calibration, the operating-point stage, the
+gate, the pile, the learning curve, the bootstrap, the brief and every report. The full smoke
+(four trials, two backbones, two sizes, pretraining) runs from a shell in the slow tier
+(tests/conftest.py `resumed_dicom_run`, tests/test_job_submit.py)."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from triage_ray.common.paths import DATA_DIR_ENV
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = ["n_trials=1", 'backbones=["resnet10t"]', "image_sizes=null", 'inits=["scratch"]',
+         "learning_curve_sizes=[150]", "pile_size=600"]
+
+pytestmark = pytest.mark.ray
+
+
+def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
+    spec = spec_from_file_location("xray_sweep_quick", REPO / "sweeps" / "xray.py")
+    script = module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run_dir = script.main(["--smoke", "--reports-dir", str(tmp_path / "reports"), "--set", *QUICK])
+
+    config = json.loads((run_dir / "config.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert config["smoke"] and config["n_trials"] == 1 and metrics["generated_data"] is True
+    (trial,) = metrics["sweep"]["trials"]
+    assert trial["status"] == "done" and trial["init"] == "scratch" and metrics["pretrain"] is None
+    worklist = pd.read_parquet(run_dir / "worklist.parquet")
+    assert len(worklist) == config["pile_size"] == metrics["pile"]["n_scored"]
+    assert worklist["study_id"].is_unique
+    assert [p["n_train"] for p in metrics["learning_curve"]["points"]] == [150]
+    for name in ("memo.pdf", "memo.md", "model_card.md", "dashboard.html", "review.html",
+                 "summary.md"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert "GENERATED DATA" in (run_dir / "summary.md").read_text()
