@@ -32,7 +32,8 @@ def _cfg(**over) -> XrayConfig:
 
 
 def _total(cfg: XrayConfig, **plan) -> float:
-    full = {"n_trials": 4, "epochs": 8, "pretrain_epochs": 4, "learning_curve_epochs": 3, **plan}
+    full = {"n_trials": 4, "epochs": 8, "pretrain_epochs": 4, "learning_curve_epochs": 3,
+            "learning_curve": 1, **plan}
     return project(cfg, full, SPEED, WORK)["total"]
 
 
@@ -46,35 +47,65 @@ def test_a_budget_that_fits_keeps_the_configured_plan():
 @pytest.mark.parametrize(("budget", "planned", "cut"), [
     # trials first, down to MIN_TRIALS ...
     (dict(n_trials=3), dict(n_trials=3), ["sweep trials 4 -> 3"]),
-    # ... then learning-curve epochs, then pretraining epochs, then sweep epochs
+    # ... then learning-curve epochs, the curve, pretraining epochs, then sweep epochs
     (dict(n_trials=2, learning_curve_epochs=2), dict(n_trials=2, learning_curve_epochs=2),
      ["sweep trials 4 -> 2", "learning-curve epochs 3 -> 2"]),
-    (dict(n_trials=2, learning_curve_epochs=1, pretrain_epochs=2),
-     dict(n_trials=2, learning_curve_epochs=1, pretrain_epochs=2),
-     ["sweep trials 4 -> 2", "learning-curve epochs 3 -> 1", "pretraining epochs 4 -> 2"]),
-    (dict(n_trials=2, pretrain_epochs=1, learning_curve_epochs=1, epochs=5),
-     dict(n_trials=2, pretrain_epochs=1, learning_curve_epochs=1, epochs=5),
-     ["sweep trials 4 -> 2", "learning-curve epochs 3 -> 1", "pretraining epochs 4 -> 1",
+    (dict(n_trials=2, learning_curve=0), dict(n_trials=2, learning_curve=0),
+     ["sweep trials 4 -> 2", "learning curve skipped"]),
+    (dict(n_trials=2, learning_curve=0, pretrain_epochs=2),
+     dict(n_trials=2, learning_curve=0, pretrain_epochs=2),
+     ["sweep trials 4 -> 2", "learning curve skipped", "pretraining epochs 4 -> 2"]),
+    (dict(n_trials=2, learning_curve=0, pretrain_epochs=1, epochs=5),
+     dict(n_trials=2, learning_curve=0, pretrain_epochs=1, epochs=5),
+     ["sweep trials 4 -> 2", "learning curve skipped", "pretraining epochs 4 -> 1",
       "sweep epochs 8 -> 5"]),
+    # the time of a one-epoch curve plus two pretraining epochs: skipping the curve (116 s here)
+    # buys back one pretraining epoch (114 s), which serves the chosen model
+    (dict(n_trials=2, learning_curve_epochs=1, pretrain_epochs=2),
+     dict(n_trials=2, learning_curve=0, pretrain_epochs=3),
+     ["sweep trials 4 -> 2", "learning curve skipped", "pretraining epochs 4 -> 3"]),
 ])
 def test_the_budget_cuts_trials_then_the_curve_then_pretraining_then_epochs(budget, planned, cut):
     cfg = _cfg()
     plan = plan_run(cfg, SPEED, WORK, _total(cfg, **budget) + 1, elapsed_s=0)
-    assert plan.planned() == {**plan.asked, **planned} and plan.cuts == cut
-    assert plan.n_trials >= MIN_TRIALS
+    got = plan.planned()
+    if not got["learning_curve"]:  # a skipped curve's epochs are moot
+        got["learning_curve_epochs"] = planned.get("learning_curve_epochs", 3)
+    assert got == {**plan.asked, **planned} and plan.cuts == cut
+    assert plan.n_trials >= MIN_TRIALS and plan.projected_s["total"] <= plan.budget_s
+
+
+def test_slack_from_a_coarse_cut_is_given_back():
+    """With a cheap curve (one 100-study point), the greedy order skips it, then must still cut
+    a pretraining epoch (114 s) where ~12 s was missing: the slack buys the curve back whole."""
+    cfg, small = _cfg(), Workload(8000, [Pretraining(22_800)], [100])
+    at = {"n_trials": 2, "epochs": 8, "pretrain_epochs": 3, "learning_curve_epochs": 3,
+          "learning_curve": 1}
+    plan = plan_run(cfg, SPEED, small, project(cfg, at, SPEED, small)["total"] + 1, elapsed_s=0)
+    assert plan.planned() == at
+    assert plan.cuts == ["sweep trials 4 -> 2", "pretraining epochs 4 -> 3"]
+
+
+def test_a_skipped_curve_reaches_the_config_and_the_reports():
+    plan = plan_run(_cfg(), SPEED, WORK, _total(_cfg(), n_trials=2, learning_curve=0) + 1, 0)
+    assert not plan.learning_curve and "no learning curve" in plan.describe()
+    assert plan.apply(_cfg()).learning_curve_sizes == []
+    kept = plan_run(_cfg(), SPEED, WORK, _total(_cfg()) + 1, 0)
+    assert kept.apply(_cfg()).learning_curve_sizes == _cfg().learning_curve_sizes
 
 
 def test_a_starved_budget_stops_at_the_floors():
     plan = plan_run(_cfg(), SPEED, WORK, 60, elapsed_s=0)
     assert plan.planned() == {"n_trials": MIN_TRIALS, "epochs": 1, "pretrain_epochs": 1,
-                              "learning_curve_epochs": 1}
+                              "learning_curve_epochs": 1, "learning_curve": 0}
     assert plan.projected_s["total"] > 60  # said, not hidden: the floors do not fit either
 
 
 def test_cached_pretraining_costs_nothing_and_a_cached_shorter_one_is_taken():
     cfg = _cfg()
     cached = Workload(8000, [Pretraining(22_800, (4,))], WORK.curve_points)
-    full = {"n_trials": 4, "epochs": 8, "pretrain_epochs": 4, "learning_curve_epochs": 3}
+    full = {"n_trials": 4, "epochs": 8, "pretrain_epochs": 4, "learning_curve_epochs": 3,
+            "learning_curve": 1}
     assert project(cfg, full, SPEED, cached)["pretrain"] == 0
     shorter = Workload(8000, [Pretraining(22_800, (1,))], WORK.curve_points)
     cut = {**full, "n_trials": 2, "learning_curve_epochs": 1, "pretrain_epochs": 1}
@@ -112,6 +143,7 @@ def test_speed_is_measured_for_every_backbone_and_the_plan_is_kept(shards, tmp_p
     work = workload(cfg, studies)
     n_train = int((studies["split"] == "train").sum())
     assert work.n_train == n_train and work.curve_points == [50, 100, 50, 100]
+    assert work.n_heldout == len(studies) - n_train  # the test split here
     assert [p.cached_epochs for p in work.pretraining] == [(), ()]  # one per backbone
     plan = run_plan(cfg, {32: shard_dir}, work, NIH_FINDINGS, tmp_path, 12.0, log=lambda *_: None)
     assert plan.budget_s == 300 and plan.elapsed_at_plan_s > 12 and (tmp_path / "run_plan.json").is_file()

@@ -48,6 +48,10 @@ def chosen_point(run: RunArtifacts) -> dict[str, Any] | None:
 def curve_table(run: RunArtifacts) -> Table | Para:
     curve = run.get("learning_curve", None)
     if not curve:
+        budget = run.get("budget", None) or {}
+        if budget.get("learning_curve") is False:
+            return Para("No learning curve in this run: its time budget skipped it to keep the "
+                        "chosen model's epochs (`--set time_budget_min=null` runs it).")
         return Para("No learning curve in this run (learning_curve_sizes is empty).")
     has_truth = any("auroc_truth" in p for p in curve["points"])
     head = ("Init", "Training studies", "Test AUROC vs written labels",

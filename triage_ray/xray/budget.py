@@ -9,16 +9,20 @@ the run measures before it trains and plans to `time_budget_min`:
    the sweep may try, on the run's own shards, with a Train worker's thread count -> seconds per
    training study (the slowest choice bounds the sweep: the search may pick it for any trial);
 2. `plan_run`: project every training stage from that speed (Ray Train's per-epoch and per-run
-   costs on top: EPOCH_OVERHEAD, TRIAL_FIXED_S) and the rest of the run from fixed allowances
+   costs on top: EPOCH_OVERHEAD, TRIAL_FIXED_S, INFERENCE_SHARE) and the rest from allowances
    (AFTER_TRAINING_S, corpus generation); if the whole does not fit, cut in this order until it
    does, each down to a floor:
    a. sweep trials, down to MIN_TRIALS: one trial fewer narrows a small search (one backbone, a
       learning-rate range, an augmentation range) but leaves every model as good;
    b. learning-curve epochs, down to 1: the curve answers a side question (does labelling more,
       or pretraining, pay?) and its points get weaker, not the chosen model;
-   c. pretraining epochs (when the weights are not cached), down to 1: the chosen model starts
+   c. the learning curve itself (skipped): still the side question, cheaper to lose than any
+      epoch of the chosen model;
+   d. pretraining epochs (when the weights are not cached), down to 1: the chosen model starts
       from a weaker pretraining, on the first run only (the weights are cached);
-   d. sweep epochs, down to 1: the chosen model itself gets worse, so it goes last.
+   e. sweep epochs, down to 1: the chosen model itself gets worse, so it goes last.
+   Then whatever slack the last cut left is given back, most valuable first (sweep epochs, then
+   pretraining, the curve, the trials), so a coarse cut early does not waste time the budget has.
 
 The plan assumes every trial runs to its last epoch; ASHA's early stops make the run end sooner.
 `RunPlan` goes to the run directory (a resumed run keeps it rather than measuring another moment
@@ -44,9 +48,14 @@ MIN_TRIALS = 2  # the fewest trials a budget cut leaves (one comparison), unless
 # Ray's per-epoch costs (docs/performance.md: 11.85 s per epoch against a 9.59 s training pass).
 EPOCH_OVERHEAD = 1.25
 # What a Train run costs besides its epochs: Tune's trial start, Ray Train start-up and teardown
-# (18-28 s, benchmarks/train_startup.py), the held-out pass and the trial's scoring: the smoke
-# sweep's trial time on 2 cores with its one epoch of ~4 s taken out (32-44 s measured).
+# (18-28 s, benchmarks/train_startup.py) and the trial's scoring: the smoke sweep's trial time on
+# 2 cores with its one epoch of ~4 s taken out (32-44 s measured; its held-out pass is small).
 TRIAL_FIXED_S = 35.0
+# A trial's held-out pass (calib, select and test predicted once after training) per study, as a
+# share of a training step: forward only, no augmentation. The default run on 2 cores: 200 s per
+# one-epoch trial = 35 s fixed + 128 s epoch + 37 s for 8,015 held-out studies at 0.0128 s per
+# training study (0.36).
+INFERENCE_SHARE = 0.36
 LC_POINT_FIXED_S = 10.0  # a learning-curve point's task start, shard read and test pass
 # Everything after the training stages at the default sizes, measured on 2 cores (594 s): the pile
 # (350 s: generating its 30,000-study tree, 91 s, ingest, scoring, simulation), the operating-point
@@ -71,6 +80,7 @@ class RunPlan:
     epoch_s: float | None = None  # the slowest choice's projected Ray Train epoch
     projected_s: dict[str, float] = field(default_factory=dict)  # per stage, and "total"
     elapsed_at_plan_s: float = 0.0  # the run's time before the plan (data; measuring included)
+    learning_curve: bool = True  # False: the budget skipped the learning curve
 
     @property
     def cut(self) -> bool:
@@ -79,13 +89,15 @@ class RunPlan:
     def planned(self) -> dict[str, int]:
         return {"n_trials": self.n_trials, "epochs": self.epochs,
                 "pretrain_epochs": self.pretrain_epochs,
-                "learning_curve_epochs": self.learning_curve_epochs}
+                "learning_curve_epochs": self.learning_curve_epochs,
+                "learning_curve": int(self.learning_curve)}
 
     def describe(self) -> str:
         p = self.planned()
+        curve = (f"learning curve {_epochs(p['learning_curve_epochs'])}" if p["learning_curve"]
+                 else "no learning curve")
         what = (f"{p['n_trials']} trials x {_epochs(p['epochs'])}, pretraining "
-                f"{_epochs(p['pretrain_epochs'])}, learning curve "
-                f"{_epochs(p['learning_curve_epochs'])}")
+                f"{_epochs(p['pretrain_epochs'])}, {curve}")
         if self.budget_s is None:
             return f"plan: {what} (no time budget)"
         how = "cut " + ", ".join(self.cuts) if self.cuts else "as configured"
@@ -105,8 +117,11 @@ class RunPlan:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
     def apply(self, cfg: XrayConfig) -> XrayConfig:
-        """The config the training stages run: `cfg` with the planned trials and epochs."""
-        return XrayConfig.from_dict({**cfg.to_dict(), **self.planned()})
+        """The config the training stages run: `cfg` with the planned trials and epochs (and no
+        learning-curve sizes when the curve was skipped)."""
+        planned = {k: v for k, v in self.planned().items() if k != "learning_curve"}
+        skip = {} if self.learning_curve else {"learning_curve_sizes": []}
+        return XrayConfig.from_dict({**cfg.to_dict(), **planned, **skip})
 
 
 def _epochs(n: int) -> str:
@@ -116,7 +131,8 @@ def _epochs(n: int) -> str:
 def asked_plan(cfg: XrayConfig) -> dict[str, int]:
     return {"n_trials": search_size(cfg), "epochs": cfg.epochs,
             "pretrain_epochs": cfg.pretrain_epochs,
-            "learning_curve_epochs": cfg.learning_curve_epochs}
+            "learning_curve_epochs": cfg.learning_curve_epochs,
+            "learning_curve": int(bool(cfg.learning_curve_sizes))}
 
 
 def search_size(cfg: XrayConfig) -> int:
@@ -144,6 +160,7 @@ class Workload:
     n_train: int
     pretraining: list[Pretraining]
     curve_points: list[int]  # training studies of each learning-curve point
+    n_heldout: int = 0  # the calib, select and test studies every trial predicts once
 
 
 def workload(cfg: XrayConfig, studies) -> Workload:
@@ -160,7 +177,8 @@ def workload(cfg: XrayConfig, studies) -> Workload:
             pretraining.append(Pretraining(round(pcfg.n_studies * (1 - pcfg.val_fraction)), hits))
     inits = 2 if any(i != "scratch" for i in cfg.init_choices()) else 1  # scratch + the chosen
     sizes = sorted({min(n, n_train) for n in cfg.learning_curve_sizes})
-    return Workload(n_train, pretraining, sizes * inits)
+    n_heldout = int(studies["split"].isin(["calib", "select", "test"]).sum())
+    return Workload(n_train, pretraining, sizes * inits, n_heldout)
 
 
 def project(cfg: XrayConfig, plan: dict[str, int], speed: dict[str, float],
@@ -173,9 +191,11 @@ def project(cfg: XrayConfig, plan: dict[str, int], speed: dict[str, float],
     pretrain = sum(CORPUS_S_PER_STUDY * p.n_train + TRIAL_FIXED_S
                    + plan["pretrain_epochs"] * EPOCH_OVERHEAD * slowest * p.n_train
                    for p in work.pretraining if plan["pretrain_epochs"] not in p.cached_epochs)
-    curve = sum(LC_POINT_FIXED_S + plan["learning_curve_epochs"] * slowest * n
-                for n in work.curve_points) / max(1, cfg.max_concurrent_trials)
-    out = {"pretrain": pretrain, "sweep": rounds * (TRIAL_FIXED_S + plan["epochs"] * epoch_s),
+    curve = plan.get("learning_curve", 1) * sum(
+        LC_POINT_FIXED_S + plan["learning_curve_epochs"] * slowest * n
+        for n in work.curve_points) / max(1, cfg.max_concurrent_trials)
+    trial_fixed = TRIAL_FIXED_S + INFERENCE_SHARE * slowest * work.n_heldout
+    out = {"pretrain": pretrain, "sweep": rounds * (trial_fixed + plan["epochs"] * epoch_s),
            "learning_curve": curve, "after_training": AFTER_TRAINING_S}
     return {**out, "total": sum(out.values())}
 
@@ -185,26 +205,34 @@ def plan_run(cfg: XrayConfig, speed: dict[str, float], work: Workload, budget_s:
     """The configured plan if it fits `budget_s - elapsed_s`, else cut in the module's order.
     A grid search keeps its trials (every combination)."""
     asked = asked_plan(cfg)
-    plan, cuts = dict(asked), []
+    plan = dict(asked)
     floors = [("n_trials", asked["n_trials"] if cfg.search == "grid"
                else min(asked["n_trials"], MIN_TRIALS), "sweep trials"),
               ("learning_curve_epochs", 1, "learning-curve epochs"),
+              ("learning_curve", 0, "learning curve"),
               ("pretrain_epochs", 1, "pretraining epochs"),
               ("epochs", 1, "sweep epochs")]
     left = budget_s - elapsed_s
-    for key, floor, name in floors:
+
+    def over(p: dict[str, int]) -> bool:
+        return project(cfg, p, speed, work)["total"] > left
+
+    for key, floor, _ in floors:
         if key == "pretrain_epochs" and not project(cfg, plan, speed, work)["pretrain"]:
             continue  # cached at the asked epochs, or no trial starts from it: nothing to save
-        before = plan[key]
-        while project(cfg, plan, speed, work)["total"] > left and plan[key] > floor:
+        while over(plan) and plan[key] > floor:
             plan[key] -= 1
-        if plan[key] != before:
-            cuts.append(f"{name} {before} -> {plan[key]}")
+    for key, _, _ in reversed(floors):  # give back the slack, most valuable first
+        while plan[key] < asked[key] and not over({**plan, key: plan[key] + 1}):
+            plan[key] += 1
+    cuts = [("learning curve skipped" if key == "learning_curve"
+             else f"{name} {asked[key]} -> {plan[key]}")
+            for key, _, name in floors if plan[key] != asked[key]]
     slowest = max(speed.values())
     epoch_s = EPOCH_OVERHEAD * slowest * math.ceil(work.n_train / max(1, cfg.num_workers))
     return RunPlan(budget_s, plan["n_trials"], plan["epochs"], plan["pretrain_epochs"],
                    plan["learning_curve_epochs"], asked, cuts, dict(speed), epoch_s,
-                   project(cfg, plan, speed, work), elapsed_s)
+                   project(cfg, plan, speed, work), elapsed_s, bool(plan["learning_curve"]))
 
 
 def measure_speed(cfg: XrayConfig, shard_dirs: dict[int, Path],
@@ -273,7 +301,8 @@ def run_plan(cfg: XrayConfig, shard_dirs: dict[int, Path], work: Workload,
     asked = asked_plan(cfg)
     if cfg.time_budget_min is None:
         plan = RunPlan(None, asked["n_trials"], asked["epochs"], asked["pretrain_epochs"],
-                       asked["learning_curve_epochs"], asked)
+                       asked["learning_curve_epochs"], asked,
+                       learning_curve=bool(asked["learning_curve"]))
     else:
         t0 = time.perf_counter()
         speed = measure_speed(cfg, shard_dirs, vocabulary)

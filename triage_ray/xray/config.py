@@ -32,8 +32,9 @@ READS_PER_HOUR = 60.0
 
 @dataclass
 class XrayConfig(StudyConfig):
-    """Defaults size a full run for a 2-core laptop: < 30 min once the pretrained weights are cached
-    (23 min 20 s measured; the first run also pretrains, 7.5 min); `smoke()` shrinks it to < 5 min."""
+    """Defaults describe the study as asked (4 trials of up to 8 epochs, 4 pretraining epochs);
+    `time_budget_min` fits its training into the machine at hand (xray.budget); `smoke()` shrinks
+    everything to < 5 min."""
 
     # data: a registered source (triage_ray.xray.sources.SOURCES): "generated" writes an NIH-layout
     # tree; "nih" / "chexpert" / "generic" read a local copy at data_root
@@ -99,15 +100,16 @@ class XrayConfig(StudyConfig):
     # augments range, weak trials stopped by ASHA on per-epoch validation AUROC
     search: str = "optuna_asha"
     augments: list[float] = field(default_factory=lambda: [0.0, 0.5])
-    # 4 trials fit the 30-min default: a full 8-epoch resnet10t trial took 7 min on 2 cores
-    # (measured), and 6 trials with ASHA put the sweep alone near 27 min
+    # 4 trials: a full 8-epoch resnet10t trial took 7 to 17 min on 2 cores (measured), so the
+    # time budget below usually cuts them on a laptop
     n_trials: int = 4
     # the run's wall-clock budget in minutes (triage_ray.xray.budget): before training, the speed
     # of every searched backbone and size is measured on the run's shards and, if the configured
-    # training would not fit, the run cuts sweep trials (down to 2), then learning-curve epochs,
-    # then pretraining epochs, then sweep epochs (each down to 1); `budget` in metrics.json says
-    # what it cut. None: everything as configured, however long that takes. 24 min: `make demo`
-    # (~4 min of set-up included) inside 30 min on 2 cores
+    # training would not fit, the run cuts sweep trials (down to 2), then learning-curve epochs
+    # (down to 1), then skips the learning curve, then cuts pretraining epochs, then sweep epochs
+    # (each down to 1); `budget` in metrics.json says what it cut. None: everything as
+    # configured, however long that takes. 24 min: `make demo` (~4 min of set-up included)
+    # inside 30 min on 2 cores
     time_budget_min: float | None = 24.0
     asha_grace_epochs: int = 1
     asha_reduction_factor: int = 3
