@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,8 @@ from triage_ray.data.ingest import ingest_to_shards
 from triage_ray.data.nih import load_nih
 from triage_ray.data.schema import NIH_FINDINGS
 from triage_ray.data.synth import generate_nih_tree
+from triage_ray.report.learning import curve_table
+from triage_ray.report.run import RunArtifacts
 from triage_ray.xray.budget import (
     MIN_TRIALS,
     Pretraining,
@@ -92,6 +97,12 @@ def test_a_skipped_curve_reaches_the_config_and_the_reports():
     assert plan.apply(_cfg()).learning_curve_sizes == []
     kept = plan_run(_cfg(), SPEED, WORK, _total(_cfg()) + 1, 0)
     assert kept.apply(_cfg()).learning_curve_sizes == _cfg().learning_curve_sizes
+    def text(plan: RunPlan) -> str:
+        run = RunArtifacts(Path("run"), {"learning_curve": None, "budget": plan.to_dict()}, {})
+        return curve_table(run).text
+
+    assert "time budget skipped it" in text(plan)
+    assert "learning_curve_sizes is empty" in text(replace(kept, learning_curve=True))
 
 
 def test_a_starved_budget_stops_at_the_floors():
