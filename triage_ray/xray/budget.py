@@ -181,12 +181,17 @@ def workload(cfg: XrayConfig, studies) -> Workload:
     return Workload(n_train, pretraining, sizes * inits, n_heldout)
 
 
+def sweep_epoch_s(cfg: XrayConfig, speed: dict[str, float], work: Workload) -> float:
+    """One Ray Train epoch of the slowest searched choice over each worker's share of `train`."""
+    per_worker = math.ceil(work.n_train / max(1, cfg.num_workers))
+    return EPOCH_OVERHEAD * max(speed.values()) * per_worker
+
+
 def project(cfg: XrayConfig, plan: dict[str, int], speed: dict[str, float],
             work: Workload) -> dict[str, float]:
     """Seconds per stage of `plan` at `speed` (seconds per training study)."""
     slowest = max(speed.values())
-    per_worker = math.ceil(work.n_train / max(1, cfg.num_workers))
-    epoch_s = EPOCH_OVERHEAD * slowest * per_worker
+    epoch_s = sweep_epoch_s(cfg, speed, work)
     rounds = math.ceil(plan["n_trials"] / max(1, cfg.max_concurrent_trials))
     pretrain = sum(CORPUS_S_PER_STUDY * p.n_train + TRIAL_FIXED_S
                    + plan["pretrain_epochs"] * EPOCH_OVERHEAD * slowest * p.n_train
@@ -228,8 +233,7 @@ def plan_run(cfg: XrayConfig, speed: dict[str, float], work: Workload, budget_s:
     cuts = [("learning curve skipped" if key == "learning_curve"
              else f"{name} {asked[key]} -> {plan[key]}")
             for key, _, name in floors if plan[key] != asked[key]]
-    slowest = max(speed.values())
-    epoch_s = EPOCH_OVERHEAD * slowest * math.ceil(work.n_train / max(1, cfg.num_workers))
+    epoch_s = sweep_epoch_s(cfg, speed, work)
     return RunPlan(budget_s, plan["n_trials"], plan["epochs"], plan["pretrain_epochs"],
                    plan["learning_curve_epochs"], asked, cuts, dict(speed), epoch_s,
                    project(cfg, plan, speed, work), elapsed_s, bool(plan["learning_curve"]))
