@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from triage_ray.data.chexpert import PATHOLOGIES, SUPPORT_DEVICES, load_chexpert
-from triage_ray.data.schema import STUDY_COLUMNS
+from triage_ray.data.schema import DEMOGRAPHIC_COLUMNS, STUDY_COLUMNS
+from triage_ray.gate import IntendedUse, scope_reasons
 
 
 def _expected(rows: pd.DataFrame, uncertain: str, devices: bool = False) -> pd.Series:
@@ -27,7 +28,7 @@ def _expected(rows: pd.DataFrame, uncertain: str, devices: bool = False) -> pd.S
 def test_uncertainty_policies(mini_chexpert, chexpert_rows, uncertain):
     df = load_chexpert(mini_chexpert, uncertain=uncertain)
     want = _expected(chexpert_rows, uncertain).dropna().astype(int)
-    assert list(df.columns) == list(STUDY_COLUMNS)
+    assert list(df.columns) == [*STUDY_COLUMNS, *DEMOGRAPHIC_COLUMNS]
     assert df["label"].tolist() == want.tolist()
     rep = df.attrs["load_report"]
     n_lateral = int((chexpert_rows["Frontal/Lateral"] == "Lateral").sum())
@@ -108,3 +109,30 @@ def test_empty_folder_and_bad_options(tmp_path):
 def test_label_matrix_has_real_uncertain_cells(chexpert_rows):
     v = chexpert_rows[list(PATHOLOGIES)].to_numpy(dtype=float)
     assert (v == -1).any() and np.isnan(v).any()
+
+
+def test_sex_and_age_are_read_so_the_gate_can_admit_adults(mini_chexpert, chexpert_rows):
+    """CheXpert's Sex and Age columns reach the table: without them every study was "age not
+    stated", the feature check had no in-scope study to fit on, and the run raised after the sweep."""
+    df = load_chexpert(mini_chexpert, uncertain="zeros")
+    frontal = chexpert_rows[chexpert_rows["Frontal/Lateral"] == "Frontal"]
+    assert df["age"].tolist() == frontal["Age"].astype(float).tolist()
+    assert df["sex"].tolist() == frontal["Sex"].map({"Female": "F", "Male": "M"}).fillna("").tolist()
+    reasons, checked = scope_reasons(df, IntendedUse(), input_px=32)
+    assert checked["age"] == "per study"
+    adult = (frontal["Age"] >= 18).to_numpy()
+    assert adult.any()
+    for is_adult, why in zip(adult, reasons, strict=True):
+        assert any(r.startswith("age") for r in why) != is_adult
+    in_scope = [not r for r in reasons]
+    assert sum(in_scope) > len(df) // 2  # the frontal AP/PA adults: most of CheXpert's rows
+
+
+def test_an_unreadable_age_is_named_not_guessed(mini_chexpert, tmp_path):
+    root, t = _copy(mini_chexpert, tmp_path)
+    t["Age"] = t["Age"].astype(object)
+    t.loc[0, "Age"] = "sixty"
+    t.to_csv(root / "train.csv", index=False)
+    df = load_chexpert(root, uncertain="zeros")
+    assert np.isnan(df["age"].iloc[0]) and df["age"].iloc[1:].notna().all()
+    assert any("'sixty'" in n for n in df.attrs["load_report"]["notes"])

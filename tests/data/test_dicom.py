@@ -152,7 +152,8 @@ def test_window_clips_and_monochrome1_inverts():
 def test_tag_parsers():
     assert dicom_age_years("045Y") == 45 and dicom_age_years("006M") == 0.5
     assert dicom_age_years("010D") == pytest.approx(10 / 365.25)
-    assert np.isnan(dicom_age_years("")) and np.isnan(dicom_age_years("45"))
+    assert dicom_age_years("45") == 45 and dicom_age_years("45.0") == 45  # RSNA's headers
+    assert np.isnan(dicom_age_years("")) and np.isnan(dicom_age_years("45 years"))
     assert normalise_view("ll") == normalise_view("RL") == "LATERAL"
     assert normalise_view(" pa ") == "PA" and normalise_view("") == ""
 
@@ -165,3 +166,34 @@ def test_not_a_folder_and_nothing_readable(tmp_path):
         load_dicom_tree(tmp_path)
     with pytest.raises(Exception):  # noqa: B017 - pydicom's own error for a non-DICOM file
         load_dicom_gray(tmp_path / "a.txt", 32)
+
+
+def test_real_rsna_headers_age_as_a_plain_number_stripped_or_unreadable(tmp_path):
+    """Files carrying the RSNA Pneumonia Challenge's own header rows (PatientAge "43"): their ages
+    are read; a stripped age is "not stated", a malformed one is named, an implausible one refused."""
+    from triage_ray.data.reference import rsna_dicom_headers
+    from triage_ray.data.synth.dicom import write_header_tree
+    from triage_ray.gate import IntendedUse, scope_reasons
+
+    headers = rsna_dicom_headers()
+    rows = pd.concat([headers.head(6), headers[headers["PatientAge"].str.len() == 3].head(1)])
+    rows = rows.reset_index(drop=True)
+    rows.loc[1, "PatientAge"], rows.loc[2, "PatientAge"] = "", "4 5"
+    pixels = [np.random.default_rng(i).integers(0, 255, (40, 40), dtype=np.uint8) for i in
+              range(len(rows))]
+    write_header_tree(rows, tmp_path, pixels)
+    studies, skipped = load_dicom_tree(tmp_path)
+    assert not skipped and len(studies) == len(rows)
+    by_patient = studies.set_index("patient_id").loc[rows["PatientID"]]
+    want = pd.to_numeric(rows["PatientAge"].where(~rows.index.isin([1, 2])), errors="coerce")
+    np.testing.assert_array_equal(by_patient["age"].to_numpy(), want.to_numpy())
+    assert by_patient["view"].tolist() == rows["ViewPosition"].tolist()
+    reasons, _ = scope_reasons(by_patient.reset_index(), IntendedUse(), input_px=32)
+    ages = [[r for r in rs if r.startswith("age")] for rs in reasons]
+    assert ages[1] == ["age not stated"] and ages[2] == ["age '4 5' not readable"]
+    assert ages[6] == [f"age {float(rows.loc[6, 'PatientAge']):g} is not plausible"]
+    assert ages[0] == ages[3] == ages[4] == ages[5] == []  # plain-number adult ages pass
+    declared, checked = scope_reasons(by_patient.reset_index(),
+                                      IntendedUse(site_declares_adults=True), input_px=32)
+    assert [r for r in declared[1] if r.startswith("age")] == []  # the declaration covers a gap
+    assert declared[2] == reasons[2] and "declaration" in checked["age"]  # not a bad value

@@ -50,3 +50,13 @@ def test_bad_inputs(folder, tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="is empty"):
         load_generic(folder / "labels.csv", image_root=empty)
+
+
+def test_optional_age_and_sex_columns(folder):
+    t = pd.read_csv(folder / "labels.csv", dtype=str, keep_default_na=False)
+    t["age"], t["sex"] = ["045Y", "43", "", "4 5"], ["Female", "M", "", "O"]
+    t.to_csv(folder / "demo.csv", index=False)
+    df = load_generic(folder / "demo.csv", age_col="age", sex_col="sex")
+    assert df["age"].tolist()[:2] == [45.0, 43.0] and df["age"].iloc[2:].isna().all()
+    assert df["sex"].tolist() == ["F", "M", "", ""]
+    assert any("'4 5'" in n for n in df.attrs["load_report"]["notes"])

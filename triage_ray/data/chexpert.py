@@ -7,6 +7,9 @@ pathology columns is positive; "Support Devices" is not a pathology unless
 "No Finding" column itself is not used. Uncertain cells follow `uncertain` (Irvin et al. 2019):
 "ignore" drops a study whose label hinges on an uncertain cell (no certain positive, at least one
 uncertain), "zeros" reads -1 as 0, "ones" reads -1 as 1.
+
+Sex and Age become the table's `sex` and `age` columns: the intended-use gate admits only studies
+of a stated adult, so a CheXpert table without them would have no study in scope.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from triage_ray.data.report import LoadReport, attach, resolve_missing
+from triage_ray.data.age import normalise_sex, parse_ages
+from triage_ray.data.report import MAX_LISTED, LoadReport, attach, resolve_missing
 from triage_ray.data.schema import LABEL_UNKNOWN, STUDY_COLUMNS
 
 PATHOLOGIES: tuple[str, ...] = (
@@ -26,7 +30,7 @@ PATHOLOGIES: tuple[str, ...] = (
     "Pleural Other", "Fracture",
 )
 SUPPORT_DEVICES = "Support Devices"
-REQUIRED = ("Path", "Frontal/Lateral", "AP/PA")
+REQUIRED = ("Path", "Frontal/Lateral", "AP/PA")  # Sex and Age are read when present (module doc)
 SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv"}
 UNCERTAIN_POLICIES = ("ignore", "zeros", "ones")
 VIEWS = ("frontal", "lateral")
@@ -63,7 +67,8 @@ def load_chexpert(root: str | os.PathLike, *, splits: tuple[str, ...] = ("train"
     out = pd.concat(tables, ignore_index=True)
     reports = [t.attrs["load_report"] for t in tables]
     report = LoadReport(source=str(root), n_in=sum(r["n_in"] for r in reports),
-                        skipped=[tuple(s) for r in reports for s in r["skipped"]])
+                        skipped=[tuple(s) for r in reports for s in r["skipped"]],
+                        notes=[n for r in reports for n in r.get("notes", [])])
     for r in reports:
         for why, n in r["excluded"].items():
             report.excluded[why] = report.excluded.get(why, 0) + n
@@ -111,9 +116,23 @@ def _load_csv(csv: Path, root: Path, *, views: tuple[str, ...], uncertain: str,
         "findings": findings,
         "source": "chexpert",
     })[list(STUDY_COLUMNS)]
+    out = _demographics(out, table, report)
     out = out[keep].reset_index(drop=True)
     present = resolve_missing(out["path"], out["path"].map(os.path.isfile), report, missing)
     return attach(out[present.to_numpy()].reset_index(drop=True), report)
+
+
+def _demographics(out: pd.DataFrame, table: pd.DataFrame, report: LoadReport) -> pd.DataFrame:
+    """`out` with age (years) and sex ("F"/"M"/"") from the Sex and Age columns when the CSV has
+    them (CheXpert's do); ages it cannot read are named in the load report, never guessed."""
+    if "Age" in table:
+        out["age"], bad = parse_ages(table["Age"].reset_index(drop=True))
+        if bad:
+            report.notes.append(f"Age: {len(bad)} value(s) not readable, read as unknown, e.g. "
+                                f"{bad[:MAX_LISTED]}")
+    if "Sex" in table:
+        out["sex"] = normalise_sex(table["Sex"]).to_numpy()
+    return out
 
 
 def _label_matrix(table: pd.DataFrame, columns: list[str], csv: Path) -> np.ndarray:

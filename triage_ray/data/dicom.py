@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from triage_ray.data.age import age_years
 from triage_ray.data.schema import LABEL_UNKNOWN
 
 DICOM_SOURCE = "dicom"
@@ -56,11 +57,10 @@ def is_dicom(path: str | os.PathLike) -> bool:
 
 
 def dicom_age_years(value: str) -> float:
-    """PatientAge (VR AS: "045Y", "006M", "003W", "010D") in years; NaN when absent or malformed."""
-    v = (value or "").strip().upper()
-    if len(v) != 4 or not v[:3].isdigit() or v[3] not in "YMWD":
-        return float("nan")
-    return int(v[:3]) / {"Y": 1.0, "M": 12.0, "W": 52.1775, "D": 365.25}[v[3]]
+    """PatientAge in years: the AS string ("045Y", "006M", "003W", "010D") or, as some exports
+    write it (the RSNA Pneumonia Challenge's headers), a plain number; NaN when absent or not
+    readable (`data.age`)."""
+    return age_years(value)
 
 
 def normalise_view(value: str) -> str:
@@ -115,6 +115,7 @@ def read_header(path: str | os.PathLike) -> dict[str, object]:
         "findings": "",
         "source": DICOM_SOURCE,
         "age": dicom_age_years(str(ds.get("PatientAge", ""))),
+        "age_text": str(ds.get("PatientAge", "")).strip(),  # as stated: the gate names unreadable ones
         "sex": str(ds.get("PatientSex", "")).strip().upper(),
         "modality": str(ds.get("Modality", "")).strip().upper(),
         "body_part": str(ds.get("BodyPartExamined", "")).strip().upper(),

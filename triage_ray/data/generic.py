@@ -2,7 +2,10 @@
 
 The CSV needs a path column (relative to `image_root`, or absolute) and a patient column (splits
 are by patient); a label column with 0/1 (or normal/abnormal) unless labels=False. Optional
-columns give the study id, view and "|"-joined findings.
+columns give the study id, view (PA / AP / LATERAL), "|"-joined findings, age (years, or a DICOM
+age string such as 045Y) and sex (F / M, Female / Male). Without an age column no study is a
+verified adult, so the intended-use gate admits none of them to triage (unless the site declares
+the export adults-only: `intended_use.site_declares_adults`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from triage_ray.data.report import LoadReport, attach, resolve_missing
+from triage_ray.data.age import normalise_sex, parse_ages
+from triage_ray.data.report import MAX_LISTED, LoadReport, attach, resolve_missing
 from triage_ray.data.schema import LABEL_UNKNOWN, STUDY_COLUMNS
 
 LABEL_VALUES = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "abnormal": 1, "normal": 0}
@@ -22,7 +26,8 @@ LABEL_VALUES = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "abnormal": 1, "normal": 0}
 def load_generic(csv_path: str | os.PathLike, image_root: str | os.PathLike | None = None, *,
                  path_col: str = "path", label_col: str = "label", patient_col: str = "patient_id",
                  study_col: str | None = None, view_col: str | None = None,
-                 findings_col: str | None = None, labels: bool = True, source: str = "generic",
+                 findings_col: str | None = None, age_col: str | None = None,
+                 sex_col: str | None = None, labels: bool = True, source: str = "generic",
                  missing: str = "error") -> pd.DataFrame:
     """Study table from a CSV of image paths; the image folder defaults to the CSV's folder."""
     csv = Path(csv_path)
@@ -35,7 +40,7 @@ def load_generic(csv_path: str | os.PathLike, image_root: str | os.PathLike | No
         raise FileNotFoundError(f"image folder {root} is empty")
     table = pd.read_csv(csv, dtype=str, keep_default_na=False)
     needed = [path_col, patient_col, *([label_col] if labels else []),
-              *(c for c in (study_col, view_col, findings_col) if c)]
+              *(c for c in (study_col, view_col, findings_col, age_col, sex_col) if c)]
     report = LoadReport.for_table(csv, table, needed)
 
     rel = table[path_col].str.strip()
@@ -61,6 +66,13 @@ def load_generic(csv_path: str | os.PathLike, image_root: str | os.PathLike | No
         "findings": table[findings_col].str.strip() if findings_col and labels else "",
         "source": source,
     })[list(STUDY_COLUMNS)]
+    if age_col:
+        out["age"], bad = parse_ages(table[age_col])
+        if bad:
+            report.notes.append(f"{age_col}: {len(bad)} value(s) not readable, read as unknown, "
+                                f"e.g. {bad[:MAX_LISTED]}")
+    if sex_col:
+        out["sex"] = normalise_sex(table[sex_col]).to_numpy()
     no_patient = out["patient_id"].eq("")
     if no_patient.any():
         raise ValueError(f"{csv} line {int(np.flatnonzero(no_patient)[0]) + 2}: empty '{patient_col}'")

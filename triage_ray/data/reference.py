@@ -1,7 +1,8 @@
 """The real label tables the generator and the tests draw on, read from the installed torchxrayvision.
 
 They are never copied into this repository: torchxrayvision ships NIH's Data_Entry_2017_v2020.csv,
-Google's 2019 radiologist relabels of 4,376 NIH images and CheXpert's train.csv. Importing
+Google's 2019 radiologist relabels of 4,376 NIH images, CheXpert's train.csv and the RSNA Pneumonia
+Challenge's DICOM headers. Importing
 torchxrayvision would import torch (seconds), so the folder is located with importlib instead.
 """
 
@@ -20,6 +21,7 @@ from triage_ray.data.schema import NO_FINDING
 NIH_TABLE = "Data_Entry_2017_v2020.csv.gz"
 GOOGLE_RELABELS = "google2019_nih-chest-xray-labels.csv.gz"
 CHEXPERT_TRAIN = "chexpert_train.csv.gz"
+RSNA_DICOM_HEADERS = "kaggle_stage_2_train_images_dicom_headers.csv.gz"  # RSNA Pneumonia Challenge
 
 # Google 2019 panel categories -> the NIH classes that name the same finding. Fracture has no NIH
 # class; "Airspace opacity" covers NIH's parenchymal-opacity labels (Majkowska et al. 2019, Table 1).
@@ -60,6 +62,14 @@ def google_relabels() -> pd.DataFrame:
 def chexpert_table() -> pd.DataFrame:
     """The real CheXpert train label table (223,414 rows)."""
     return pd.read_csv(reference_dir() / CHEXPERT_TRAIN)
+
+
+@lru_cache(maxsize=1)
+def rsna_dicom_headers() -> pd.DataFrame:
+    """The DICOM header tags of the RSNA Pneumonia Challenge's 26,684 training files (as strings:
+    PatientAge is a plain number there, "43", not the DICOM age string "043Y")."""
+    return pd.read_csv(reference_dir() / RSNA_DICOM_HEADERS, index_col=0, dtype=str,
+                       keep_default_na=False)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class LoadReport:
     n_out: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path or row, reason)
     excluded: dict[str, int] = field(default_factory=dict)  # filter name -> rows
+    notes: list[str] = field(default_factory=list)  # kept rows with a value read as unknown, why
 
     def check(self) -> LoadReport:
         """Raise if the books do not balance (a bug, never a user error)."""
@@ -39,7 +40,7 @@ class LoadReport:
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped (e.g. {self.skipped[:MAX_LISTED]})")
         parts += [f"{n} excluded: {why}" for why, n in self.excluded.items()]
-        return "; ".join(parts)
+        return "; ".join(parts + self.notes)
 
     @classmethod
     def for_table(cls, csv: object, table: pd.DataFrame, needed: Sequence[str]) -> LoadReport:

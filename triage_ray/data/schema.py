@@ -22,6 +22,11 @@ STUDY_COLUMNS: tuple[str, ...] = (
     "source",  # "generated" | "nih" | "chexpert" | "generic"
 )
 
+# Optional study-table columns a source fills when its table states them (NIH, CheXpert, DICOM, a
+# generic CSV with age/sex columns): age in years (float, NaN unknown; `data.age` parses it) and sex
+# ("F" / "M" / ""). The intended-use gate needs age: without it no study is a verified adult.
+DEMOGRAPHIC_COLUMNS: tuple[str, ...] = ("age", "sex")
+
 # ingested Parquet shard columns
 SHARD_COLUMNS: tuple[str, ...] = (
     "study_id", "patient_id", "label", "split",

@@ -33,6 +33,10 @@ class IntendedUse:
     min_pixel_std: float = 2.0  # gray levels (8-bit, as ingested): below it the image is blank
     min_dynamic_range: float = 24.0  # gray levels between the 1st and 99th percentile
     ood_false_flag_rate: float = 0.01  # in-scope studies the feature check may flag (its threshold)
+    # Opt-in, never a default: the site states that an export whose age tags were stripped holds
+    # adults only. Studies without an age then pass the age rule; a stated age is still checked,
+    # and the memo prints the declaration as the site's, not as something the run verified.
+    site_declares_adults: bool = False
 
     def __post_init__(self) -> None:
         for name in ("modalities", "body_parts", "views"):
@@ -59,6 +63,13 @@ class IntendedUse:
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+    def declaration(self) -> str | None:
+        """The site's declaration in words (the memo prints it as the site's), None without one."""
+        if not self.site_declares_adults:
+            return None
+        return (f"every patient in this export is {self.min_age_years:g} or older (declared by the "
+                f"site because the export states no age; not verified per study)")
+
     def image_px(self, input_px: int) -> int:
         return int(self.min_image_px if self.min_image_px is not None else input_px)
 
@@ -68,7 +79,9 @@ class IntendedUse:
             f"{' or '.join(self.modalities)} radiographs",
             f"body part: {' or '.join(self.body_parts).lower()}",
             f"views: {', '.join(self.views)} (not lateral)",
-            f"patients aged {self.min_age_years:g} or older",
+            f"patients aged {self.min_age_years:g} or older"
+            + (" (ages the export does not state: the site's declaration)"
+               if self.site_declares_adults else ""),
             f"images at least {self.image_px(input_px)} px on the shorter side, not blank, "
             f"with a usable range of gray levels",
             f"images that look like the training data (feature check, "
@@ -124,10 +137,21 @@ def scope_reasons(studies: pd.DataFrame, use: IntendedUse, *, input_px: int) -> 
         rule(name, column, ~np.isin(v, allowed), why)
     if "age" in studies:
         age = pd.to_numeric(studies["age"], errors="coerce").to_numpy(dtype=float)
-        why = ["age not stated" if np.isnan(a) else
+        text = (studies["age_text"].fillna("").astype(str).str.strip().tolist()
+                if "age_text" in studies else [""] * n)
+        why = [(f"age {t!r} not readable" if t else "age not stated") if np.isnan(a) else
                f"age {a:g} is not plausible" if a > MAX_PLAUSIBLE_AGE else
-               f"age {a:.3g} (under {use.min_age_years:g})" for a in age]
-        rule("age", "age", np.isnan(age) | (age < use.min_age_years) | (age > MAX_PLAUSIBLE_AGE), why)
+               f"age {a:.3g} (under {use.min_age_years:g})" for a, t in zip(age, text, strict=True)]
+        fails = np.isnan(age) | (age < use.min_age_years) | (age > MAX_PLAUSIBLE_AGE)
+        unstated = np.isnan(age) & (np.asarray(text) == "")
+        if use.site_declares_adults:
+            fails &= ~unstated  # the site's declaration stands in for an absent age, not a bad one
+        rule("age", "age", fails, why)
+        if use.site_declares_adults and unstated.any():
+            checked["age"] = (f"per study where stated; {int(unstated.sum())} without an age "
+                              f"admitted on the site's declaration: {use.declaration()}")
+    elif use.site_declares_adults:
+        checked["age"] = f"not checked per study: the site's declaration: {use.declaration()}"
     else:
         checked["age"] = "not checked: the source states no age"
         for r in reasons:

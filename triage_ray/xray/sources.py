@@ -117,7 +117,8 @@ def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
         raise FileNotFoundError(f"generic source: label file {csv} not found (set labels_csv)")
     header = set(pd.read_csv(csv, nrows=0).columns)
     optional = {kw: col for kw, col in (("study_col", "study_id"), ("view_col", "view"),
-                                        ("findings_col", "findings")) if col in header}
+                                        ("findings_col", "findings"), ("age_col", "age"),
+                                        ("sex_col", "sex")) if col in header}
     studies = load_generic(csv, cfg.data_root, **optional)
     return studies, {"root": cfg.data_root, "labels_csv": str(csv)}
 

@@ -13,6 +13,7 @@ data, a video transfer syntax). Every file says in ImageComments that it is gene
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,38 @@ def write_dicom(path: Path, pixels: np.ndarray, meta: dict[str, object], enc: En
     path.parent.mkdir(parents=True, exist_ok=True)
     dicom_dataset(pixels, meta, enc).save_as(path, enforce_file_format=True)
     return path
+
+
+HEADER_TAGS = ("BodyPartExamined", "ConversionType", "Modality", "PatientAge", "PatientID",
+               "PatientSex", "ViewPosition", "SeriesNumber", "InstanceNumber")
+
+
+def write_header_tree(headers: pd.DataFrame, out: str | Path, pixels: list[np.ndarray], *,
+                      extra: dict[str, str] | None = None) -> list[Path]:
+    """One DICOM file per row of a real header table (the RSNA challenge's, `data.reference`):
+    its tags exactly as the table states them (PatientAge "43", blank where the table is blank),
+    generated `pixels[i]`, and `extra` tags on every file (a test plants identifiers there).
+    Files go to out/<PatientID>/<row's Filename>."""
+    out = Path(out)
+    enc = _variants()[0]
+    written = []
+    for (_, row), px in zip(headers.iterrows(), pixels, strict=True):
+        meta = {"study_id": row["Filename"], "patient_id": row["PatientID"],
+                "view": row["ViewPosition"], "age": None, "sex": row["PatientSex"],
+                "body_part": row["BodyPartExamined"], "modality": row["Modality"]}
+        ds = dicom_dataset(px, meta, enc)
+        with warnings.catch_warnings():  # the real values break their VR ("43" is no AS): keep them
+            warnings.simplefilter("ignore", UserWarning)
+            for tag in HEADER_TAGS:
+                if tag in row and str(row[tag]).strip():
+                    setattr(ds, tag, str(row[tag]).strip().removesuffix(".0"))
+            for tag, value in (extra or {}).items():
+                setattr(ds, tag, value)
+        path = out / str(row["PatientID"]) / str(row["Filename"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(path, enforce_file_format=True)
+        written.append(path)
+    return written
 
 
 def out_of_scope_probes(template: pd.Series, pixels: np.ndarray, size: int,
