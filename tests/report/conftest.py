@@ -35,7 +35,7 @@ def _cfg(generated: bool, tmp: Path) -> XrayConfig:
 
 
 def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
-              separation: float = 2.2, seed: int = 3) -> Path:
+              separation: float = 2.2, seed: int = 3, refuse_all: bool = False) -> Path:
     """Write config.json, metrics.json and worklist.parquet into `run_dir`; returns it."""
     from triage_ray.common.stats import sigmoid
     from triage_ray.data.representativeness import split_representativeness
@@ -93,7 +93,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     operating = _operating(cfg, scored, run_dir, (seed, separation))
     deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
     pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
-                      skipped=skipped, labelled=labelled, gate=_gate(ids, rng))
+                      skipped=skipped, labelled=labelled, gate=_gate(ids, rng, refuse_all))
     brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile.summary)
     uncertainty = run_uncertainty(deploy, scored, pile, truth, rows, best, lambda *_: None)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
@@ -137,14 +137,17 @@ def _operating(cfg: XrayConfig, scored, run_dir: Path, key: tuple[int, float]):
     return _OPERATING[key]
 
 
-def _gate(ids: list[str], rng: np.random.Generator):
-    """The gate's output for the synthetic pile: a few children and laterals refused."""
+def _gate(ids: list[str], rng: np.random.Generator, refuse_all: bool = False):
+    """The gate's output for the synthetic pile: a few children and laterals refused (with
+    `refuse_all`, an export that states no age: every study refused, a few for a lateral too)."""
     from triage_ray.gate import IntendedUse
     from triage_ray.xray.gate import gate_report
 
     u = rng.random(len(ids))
     reasons = [["age 9 (under 18)"] if x < 0.03 else ["view LATERAL (validated: PA, AP)"]
                if x < 0.04 else [] for x in u]
+    if refuse_all:
+        reasons = [[*r[1:], "age not stated"] if r else ["age not stated"] for r in reasons]
     check = {"false_flag_test": {"flagged": 9, "n": 1000, "rate": 0.009, "ci_low": 0.004,
                                  "ci_high": 0.017, "target": 0.01},
              "probes": {"blank": {"n": 50, "caught": 50, "rate": 1.0}}}
@@ -189,6 +192,13 @@ def real_data_run(ray_local, tmp_path_factory) -> Path:
     """A run on a (nominally) real source with an unlabeled pile: truth-based pile metrics n/a."""
     return build_run(tmp_path_factory.mktemp("runs") / "nih-run", generated=False,
                      pile_truth=False)
+
+
+@pytest.fixture(scope="package")
+def nothing_in_scope_run(ray_local, tmp_path_factory) -> Path:
+    """A real-source pile the gate refuses entirely (its export states no age)."""
+    return build_run(tmp_path_factory.mktemp("runs") / "no-scope-run", generated=False,
+                     pile_truth=False, refuse_all=True)
 
 
 # ----------------------------------------------------------------------------- a real Tune sweep

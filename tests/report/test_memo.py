@@ -266,3 +266,27 @@ def test_overflowing_memo_fails_loudly_and_writes_no_pdf(generated_run, tmp_path
         write_memo(run.run_dir, sensitivity=False)
     assert (generated_run / "memo.pdf").is_file()  # the copy had one: a stale memo ...
     assert not any((run.run_dir / f).exists() for f in ("memo.pdf", "memo.md", "memo.html"))
+
+
+def test_a_pile_with_nothing_in_scope_finishes_and_says_why(nothing_in_scope_run):
+    """An export that states no age: the run finishes, every study is listed as not triaged with
+    its reason, and the memo and summary say plainly that the model may not be used on it."""
+    import pandas as pd
+
+    from triage_ray.report.summary import render_summary
+
+    run = RunArtifacts.load(nothing_in_scope_run)
+    worklist = pd.read_parquet(nothing_in_scope_run / "worklist.parquet")
+    assert (worklist["bucket_name"] == "not_triaged").all()
+    assert worklist["gate_reason"].str.contains("age not stated").all()
+    gate = run.get("pile.gate")
+    assert gate["nothing_in_scope"] and gate["top_reasons"][0]["reason"] == "age not stated"
+    assert run.get("pile.bucket_counts.auto_normal") == 0
+    dec = decide(run)
+    assert not dec.proceed and not dec.order_helps
+    assert "none of its" in dec.headline and "age not stated for 100% of studies" in dec.headline
+    _, page1, _ = _pdf_text(write_memo(nothing_in_scope_run))
+    assert "Do not use the model on this pile" in page1 and "age not stated" in page1
+    assert "No. On this" in page1 and "factor of 1.00 (range 1.00 to 1.00)" in page1
+    summary = render_summary(run.metrics)
+    assert "may not be used on this pile" in summary

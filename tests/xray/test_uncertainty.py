@@ -107,3 +107,23 @@ def test_paired_auroc_calls_a_tie_only_when_the_difference_is_within_noise():
     assert out["c"]["diff_vs_chosen"]["ci_high"] < 0
     a = out["a"]["auroc"]
     assert a["ci_low"] < a["value"] < a["ci_high"]
+
+
+def test_study_bootstrap_never_triages_a_study_the_gate_refused():
+    """A replicate re-buckets the resampled pile by score; a study outside the intended use must
+    stay NOT_TRIAGED there too (it did not: a pile refused entirely got a gain interval up to
+    2.4 with nothing cleared in the run itself)."""
+    cfg = XrayConfig.smoke_config(pile_size=600, sim_reps=2, alpha=0.05)
+    rng = np.random.default_rng(4)
+    select, test = _scored(rng, 1500), _scored(rng, 400)
+    p = rng.beta(1.2, 2.0, 600)
+    in_scope = rng.random(600) < 0.5
+    points = {"pile": {}, "test": {}, "thresholds": {}, "shares": {}}
+    half = study_bootstrap(cfg, select, test, PileSample(p, p, None, in_scope), (0.3, 0.5),
+                           points=points, n_boot=20, seed=0, log=lambda m: None)
+    assert half["shares"]["not_triaged"]["ci_low"] > 0.4
+    none = study_bootstrap(cfg, select, test, PileSample(p, p, None, np.zeros(600, bool)),
+                           (0.3, 0.5), points=points, n_boot=20, seed=0, log=lambda m: None)
+    assert none["shares"]["not_triaged"]["ci_low"] == none["shares"]["not_triaged"]["ci_high"] == 1
+    cleared = none["pile"]["auto_cleared"]
+    assert cleared["ci_high"] == 0 and none["pile"]["throughput_multiplier"]["ci_high"] == 1.0

@@ -94,6 +94,13 @@ def decide(run: RunArtifacts) -> Decision:
     re-chosen cut-offs, the case-mix check is quiet, and the throughput gain's interval lies
     above 1. The reading order alone is advised when the abnormal time-to-report ratio's interval
     lies below 1 and the case-mix check is quiet."""
+    outside = scope.refused_all(run)
+    if outside:
+        return Decision(False, (
+            f"Do not use the model on this pile: none of its {num(run.get('pile.n_scored'), 0)} "
+            f"studies is inside what the model is for ({outside}). Every study stays on the "
+            "reading list and is read as usual."),
+            (f"the model may not be used on any study of this pile: {outside}",))
     pile_sim = run.get("pile.simulation")
     tm = figure(run, "pile", "throughput_multiplier")
     alarm = prevalence_alarm(run)
@@ -153,6 +160,10 @@ def doubling(run: RunArtifacts) -> dict[str, Any]:
     what = ("nothing is cleared without a read, so the radiologists read every study and only "
             "the order changes" if not cleared else
             f"it clears {num(cleared, 0)} studies without a read")
+    if scope.refused_all(run):  # the pile's estimates are over studies the model may not judge
+        return {"answer": answer, "multiplier": ranged(tm, 2), "conditions": [],
+                "what": "the model may not be used on any of its studies, so every study is read "
+                        "in arrival order, as without the model"}
     items = []
     max_prev = 1.0 - 0.5 / (1.0 - audit)  # a perfect model doubles only below this share
     if b:
@@ -208,6 +219,12 @@ def pilot_and_next(run: RunArtifacts, dec: Decision) -> list[str]:
     ref = run.get("reference")
     cost = ref["cost"]
     items = []
+    if scope.refused_all(run):
+        items.append("First: run the model on a pile inside what it is for (adult frontal chest "
+                     "radiographs with their tags), or fix the export so the tags are stated. If "
+                     "the export stripped age and every patient is an adult, the site may declare "
+                     "it (intended_use.site_declares_adults); the memo then prints that "
+                     "declaration as the site's, not as something the run checked.")
     if dec.alarm:
         items.append("First: find out why the pile's case mix differs (a different site, scanner, "
                      "ward or referral pattern?) and re-run on a pile that matches, or build a "
@@ -228,7 +245,7 @@ def pilot_and_next(run: RunArtifacts, dec: Decision) -> list[str]:
                      f"{num(cost['reads'], 0)} extra radiologist reads "
                      f"({num(cost['reading_days'], 1)} reading days of this team).")
     a = ref.get("arithmetic")
-    if not dec.proceed and a:
+    if not dec.proceed and a and not scope.refused_all(run):
         items.append(f"To make clearing possible: a stronger model, or a larger reference set. "
                      f"Showing that at most {num(PER_1000 * a['alpha'], 0)} in 1,000 cleared "
                      f"studies are abnormal needs at least "
@@ -424,6 +441,7 @@ def memo_context(run: RunArtifacts, sensitivity: dict[str, Any] | None) -> dict[
         "generated": bool(run.get("generated_data")), "data_note": run.get("data_note"),
         "n_pile": num(run.get("pile.n_studies"), 0), "n_scored": num(run.get("pile.n_scored"), 0),
         "n_skipped": num(run.get("pile.n_skipped"), 0), "gate": scope.gate_summary(run),
+        "declaration": scope.declaration(run), "refused": scope.refused_all(run),
         "decision": dec, "doubling": doubling(run), "reorder_summary": reorder_summary(run),
         "weaker_groups": weaker_groups(run), "next_steps": pilot_and_next(run, dec),
         "interval_note": interval_note(run),

@@ -37,6 +37,22 @@ def gate_summary(run: RunArtifacts) -> dict[str, str] | None:
             "why": why}
 
 
+def refused_all(run: RunArtifacts) -> str | None:
+    """Why the gate refused every pile study, in words ("age not stated for 100% of studies"), or
+    None when some study was inside the intended use (or the run predates the gate)."""
+    gate = run.get("pile.gate", None)
+    if not gate or not gate.get("nothing_in_scope"):
+        return None
+    return "; ".join(f"{r['reason']} for {pct(r['share'], 0)} of studies"
+                     for r in gate.get("top_reasons", [])) or "every study failed a rule"
+
+
+def declaration(run: RunArtifacts) -> str | None:
+    """The site's declaration that stood in for a stripped tag (`IntendedUse.declaration`)."""
+    gate = run.get("pile.gate", None)
+    return (gate or {}).get("declaration")
+
+
 def validated_range(run: RunArtifacts) -> str:
     lo, hi = run.get("pile.prevalence.validated_range")
     return f"{pct(lo, 0)}-{pct(hi, 0)}"

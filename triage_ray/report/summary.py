@@ -23,6 +23,19 @@ def _budget_lines(plan: dict[str, Any] | None) -> list[str]:
                 f"{plan['actual_s'] / 60:.1f} min."]
 
 
+def _refused_lines(gate: dict[str, Any] | None) -> list[str]:
+    """The plain statement a pile with nothing in scope gets, and any site declaration."""
+    lines = []
+    if gate and gate.get("nothing_in_scope"):
+        why = "; ".join(f"{r['reason']} for {r['share']:.0%} of studies"
+                        for r in gate.get("top_reasons", []))
+        lines.append(f"- **The model may not be used on this pile: no study is inside the "
+                     f"intended use** ({why}). Every study is read as usual; nothing is triaged.")
+    if gate and gate.get("declaration"):
+        lines.append(f"- Site declaration (not verified by the run): {gate['declaration']}")
+    return lines
+
+
 def render_summary(metrics: dict[str, Any]) -> str:
     cal, ab, sim, pile = (metrics[k] for k in ("calibration", "abstention", "simulation", "pile"))
     best = metrics["best"]
@@ -67,6 +80,7 @@ def render_summary(metrics: dict[str, Any]) -> str:
         *([f"- Not triaged (outside the intended use): {pile['gate']['n_not_triaged']}, by first "
            "reason: " + ", ".join(f"{k} {v}" for k, v in pile["gate"]["by_reason"].items())]
           if pile.get("gate") else []),
+        *_refused_lines(pile.get("gate")),
         f"- Throughput multiplier on the pile: {ci(pm['throughput_multiplier'], 2)}; "
         f"days to clear {ci(pm['days_to_clear'], 1)} (no model: {ci(pm['days_to_clear_no_ai'], 1)})",
     ]

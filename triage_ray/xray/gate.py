@@ -161,14 +161,21 @@ def gate_report(use: IntendedUse, input_px: int, ids: np.ndarray, reasons: list[
     joined = pd.Series([REASON_SEP.join(r) for r in reasons], index=ids)
     first = pd.Series([_reason_kind(r[0]) for r in reasons if r], dtype=str)
     every = pd.Series([_reason_kind(x) for r in reasons for x in r], dtype=str)
+    n_out = int((joined != "").sum())
+    common = pd.Series([x for r in reasons for x in r], dtype=str).value_counts().head(TOP_REASONS)
     report = {"intended_use": use.to_dict(), "rules": use.describe(input_px), "checked": checked,
-              "n_not_triaged": int((joined != "").sum()), "n_studies": len(ids),
+              "n_not_triaged": n_out, "n_studies": len(ids),
+              "nothing_in_scope": bool(len(ids) and n_out == len(ids)),
+              "declaration": use.declaration(),
+              "top_reasons": [{"reason": k, "n": int(v), "share": v / len(ids)}
+                              for k, v in common.items()],
               "by_reason": {k: int(v) for k, v in first.value_counts().items()},
               "by_any_reason": {k: int(v) for k, v in every.value_counts().items()},
               "check": check}
     return joined, report
 
 
+TOP_REASONS = 3  # the most common reasons, word for word, that the memo quotes when none is in scope
 REASON_KINDS = ("modality", "body part", "view", "age", "image", "blank image", "low dynamic range",
                 "unlike the training images")
 

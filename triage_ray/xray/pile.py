@@ -105,6 +105,10 @@ def conservative_deploy_prior(shift: dict[str, Any], validated_prior: float) -> 
     return float(np.clip(min(ends), 1e-3, 1 - 1e-3)), float(np.clip(max(ends), 1e-3, 1 - 1e-3))
 
 
+NOTHING_IN_SCOPE = ("no pile study is inside the intended use: this estimate is over studies "
+                    "outside it, for the record only")
+
+
 def pile_covariates(labelled: pd.DataFrame, pile: pd.DataFrame, pile_prior: float,
                     seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The pile's covariates beside the labelled pool's (reweighted to `pile_prior`, so a change of
@@ -142,23 +146,26 @@ def build_worklist(
     reasons = (pd.Series("", index=merged["study_id"]) if gate_reasons is None
                else gate_reasons.reindex(merged["study_id"].astype(str)).fillna(""))
     in_scope = (reasons == "").to_numpy()
-    if not in_scope.any():
-        raise ValueError("the intended-use gate refused every pile study: nothing to triage "
-                         f"(first reason: {reasons.iloc[0]})")
+    # A pile the gate refuses entirely (an export without ages, a paediatric pile) still finishes:
+    # every study is NOT_TRIAGED, read as usual. The prevalence and covariate figures are then
+    # made over the whole pile for the record, marked untrusted, and used for nothing.
+    nothing_in_scope = not in_scope.any()
+    basis = np.ones_like(in_scope) if nothing_in_scope else in_scope
     z = merged["logit"].to_numpy()
     p = scored.calibrator.predict_proba(z)
     calib_prior = float(held.label["calib"].mean())
     patients = None if labelled is None else labelled.set_index(
         labelled["study_id"].astype(str))["patient_id"].reindex(
         held.study_id["calib"].astype(str)).to_numpy()
-    shift = estimate_pile_prior(z[in_scope], held, seed=cfg.seed, calib_patients=patients)
+    shift = estimate_pile_prior(z[basis], held, seed=cfg.seed, calib_patients=patients)
     lo, hi = shift["validated_range"]
-    untrusted = [] if shift["in_validated_range"] else [
+    untrusted = [NOTHING_IN_SCOPE] if nothing_in_scope else []
+    untrusted += [] if shift["in_validated_range"] else [
         f"an estimate's interval (EM or BBSE, or BBSE unavailable) leaves the validated range "
         f"{lo:.2f}-{hi:.2f}"]
     covariates, moved = None, []
     if labelled is not None:
-        scope_ids = set(merged["study_id"][in_scope].astype(str))
+        scope_ids = set(merged["study_id"][basis].astype(str))
         covariates, moved = pile_covariates(
             labelled if labelled_in_scope is None else labelled_in_scope,
             studies[studies["study_id"].astype(str).isin(scope_ids)],
@@ -175,7 +182,7 @@ def build_worklist(
     cert = scored.certification["select"]
     if labelled_in_scope is not None and cert.study_id is not None:
         cert = cert.restrict(set(labelled_in_scope["study_id"].astype(str)))
-    ref_shift = shift if cert.label_source == WRITTEN else reference_prior(p[in_scope], cert, cfg.seed)
+    ref_shift = shift if cert.label_source == WRITTEN else reference_prior(p[basis], cert, cfg.seed)
     deploy = conservative_deploy_prior(ref_shift, float(cert.y.mean()))
     policy = abstention_policy(cfg, deploy_prior=deploy).fit(cert.p, cert.y)
     bucket = policy.assign(p)  # thresholds apply to the calibrated score

@@ -94,7 +94,8 @@ def run_uncertainty(cfg: XrayConfig, scored: Any, pile_result: Any, truth: pd.Se
     wl = pile_result.worklist.sort_values("arrival_index")
     summary = pile_result.summary
     pile = PileSample(wl["p_calibrated"].to_numpy(), wl["p_adjusted"].to_numpy(),
-                      None if truth is None else wl["study_id"].map(truth).to_numpy().astype(bool))
+                      None if truth is None else wl["study_id"].map(truth).to_numpy().astype(bool),
+                      in_scope=(wl["gate_reason"] == "").to_numpy() if "gate_reason" in wl else None)
     pol = summary.policy
     points = {
         "pile": {k: v["mean"] for k, v in summary.simulation.to_dict()["metrics"].items()},

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from triage_ray.abstain.buckets import BUCKET_NAMES
+from triage_ray.abstain.buckets import BUCKET_NAMES, Bucket
 from triage_ray.common.stats import percentile_interval
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.operating import ScoredSet
@@ -53,6 +53,9 @@ class PileSample:
     p: np.ndarray
     p_adjusted: np.ndarray
     truth: np.ndarray | None = None
+    # False for a study the intended-use gate refused: NOT_TRIAGED in every replicate, as in the
+    # run (re-bucketing it by score let a replicate clear studies the gate never lets through)
+    in_scope: np.ndarray | None = None
 
 
 def resample(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -80,6 +83,8 @@ def _one_replicate(cfg: XrayConfig, select: ScoredSet, test: ScoredSet, pile: Pi
     feasible = bool(policy.feasible_)
     i = resample(rng, pile.p.size)
     bucket = policy.assign(pile.p[i])
+    if pile.in_scope is not None:
+        bucket[~pile.in_scope[i]] = Bucket.NOT_TRIAGED
     truth = None if pile.truth is None else pile.truth[i]
     sim_pile = simulate_scores(pile.p_adjusted[i], bucket, truth, cfg, feasible=feasible,
                                seed=seed, n_reps=1).to_dict()["metrics"]
