@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     cfg = build_config(args)
     from triage_ray.xray.pipeline import run_xray
+    from triage_ray.xray.sources import startup_notes
+
+    print("\n".join(startup_notes(cfg)), flush=True)  # before Ray starts: what this run will do
 
     # Inside `ray job submit` RAY_ADDRESS points at the cluster; otherwise a fresh local Ray with at
     # least 4 logical CPUs so Ray Data tasks always find room beside the trial and its worker.

@@ -44,10 +44,10 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.xray.operating import point_config
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.pipeline import run_uncertainty
+    from triage_ray.xray.provenance import Provenance
     from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout
     from triage_ray.xray.select import SELECTION_RULE, select_best
-    from triage_ray.xray.sources import GENERATED_NOTE
     from triage_ray.xray.subgroups import run_subgroups
     from triage_ray.xray.truth import model_vs_truth
 
@@ -90,10 +90,14 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     studies_in = pd.concat([studies, pd.DataFrame({"study_id": ["broken"], "patient_id": ["px"],
                                                    "view": ["PA"]})], ignore_index=True)
     labelled = _labelled_table(held, rng)
+    prov = Provenance.of(source=cfg.source, data_root=cfg.data_root, reference_source="csv",
+                         label_source=reference.label_source,
+                         pile_root=None if generated else "/data/pile", pile_layout="nih")
     operating = _operating(cfg, scored, run_dir, (seed, separation))
     deploy = point_config(cfg, operating.recommended) if operating.recommended else cfg
     pile = score_pile(studies_in, logits, scored, held, deploy, run_dir, truth=truth,
-                      skipped=skipped, labelled=labelled, gate=_gate(ids, rng, refuse_all))
+                      skipped=skipped, labelled=labelled, gate=_gate(ids, rng, refuse_all),
+                      provenance=prov.to_dict())
     brief = answer_brief(cfg, deploy, scored.certification["select"], reference, pile.summary)
     uncertainty = run_uncertainty(deploy, scored, pile, truth, rows, best, lambda *_: None)
     pile_info = {"root": "/data/pile", "generated": generated, "ingest": {},
@@ -104,8 +108,8 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
             "abnormal_rate": float(labelled["label"].mean()),
             "representativeness": split_representativeness(labelled, seed=seed)}
     metrics = assemble_metrics(
-        run_id=run_dir.name, created="2026-01-01T00:00:00+00:00", generated=generated,
-        data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}", data=data,
+        run_id=run_dir.name, created="2026-01-01T00:00:00+00:00", generated=prov.any_generated,
+        data_note=prov.banner(), provenance=prov.to_dict(), data=data,
         rows=rows, selection_rule=SELECTION_RULE, metric="throughput_multiplier", best=best,
         scored=scored, pile_info={**pile_info, "operating_point": operating.recommended},
         pile_summary=pile.summary, reference=reference.to_dict(1080.0, cfg.alpha, cfg.delta),

@@ -69,3 +69,36 @@ def test_grad_cam_reads_a_stage_with_a_usable_map(tmp_path):
     assert cam.shape == (3, 64, 64) and cam.min() >= 0 and cam.max() <= 1
     rgb = overlay(images[0], cam[0])
     assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("fixture", ["generated_run", "real_data_run"])
+def test_every_output_carries_the_runs_provenance_banner(fixture, tune_experiment, tmp_path,
+                                                         request):
+    """memo, model card, summary, dashboard, review page, metrics.json and the worklist's own
+    metadata all say where the run's data came from, from one record."""
+    import html
+    import json
+
+    import pyarrow.parquet as pq
+
+    from triage_ray.report.summary import render_summary
+    from triage_ray.xray.provenance import WORKLIST_META_KEY, Provenance
+
+    src = request.getfixturevalue(fixture)
+    run_dir = tmp_path / src.name
+    shutil.copytree(src, run_dir)
+    shutil.copytree(tune_experiment, run_dir / "tune")
+    written = write_reports(run_dir, log=lambda _: None)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    prov = Provenance.from_dict(metrics["provenance"])
+    banner = prov.banner()
+    assert metrics["data_note"] == banner and metrics["generated_data"] == prov.any_generated
+    assert banner.startswith("GENERATED DATA" if fixture == "generated_run" else "Real data")
+    pages = {"memo": (run_dir / "memo.md").read_text(), "summary": render_summary(metrics),
+             **{k: written[k].read_text() for k in ("model_card", "dashboard", "review")}}
+    first = banner.split(". ")[0]  # the banner's first sentence: what is generated or real
+    for name, text in pages.items():
+        assert first in " ".join(html.unescape(text).split()), name
+    meta = pq.read_schema(run_dir / "worklist.parquet").metadata[WORKLIST_META_KEY]
+    assert json.loads(meta)["banner"] == banner

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from triage_ray.report.memo import JARGON, MAX_PAGES, decide, stop_rule, write_memo
+from triage_ray.report.memo import (
+    JARGON,
+    MAX_PAGES,
+    decide,
+    stop_rule,
+    verdict_on_numbers,
+    write_memo,
+)
 from triage_ray.report.memo_tables import MAX_SCENARIO_ROWS
 from triage_ray.report.run import RunArtifacts
 
@@ -146,7 +153,7 @@ def test_real_data_memo_has_no_generated_banner_and_says_where_waits_come_from(r
     pdf = write_memo(real_data_run, sensitivity=False)
     n_pages, page1, text = _pdf_text(pdf)
     assert n_pages <= MAX_PAGES
-    assert "GENERATED" not in page1 and "data source: nih" in page1
+    assert "GENERATED" not in page1 and "Real data: training data real (nih at" in page1
     # the real pile has no labels: the waiting times are simulated on a test-drawn pile, said so
     assert "drawn from the" in page1 and "true status is unknown" in page1
 
@@ -171,7 +178,7 @@ def _robust_gain(m):
 
 
 def test_decision_follows_the_bound_prevalence_and_gain(generated_run, tmp_path):
-    base = decide(_run_with(generated_run, tmp_path / "base", _robust_gain))
+    base = verdict_on_numbers(_run_with(generated_run, tmp_path / "base", _robust_gain))
     assert base.proceed and base.alarm is None
 
     def no_bound(m):
@@ -192,13 +199,35 @@ def test_decision_follows_the_bound_prevalence_and_gain(generated_run, tmp_path)
 
     for edit, word in ((no_bound, "miss-rate guarantee"), (shifted, "checked for"),
                        (disagree, "disagree"), (no_gain, "throughput gain")):
-        d = decide(_run_with(generated_run, tmp_path / edit.__name__, edit))
+        d = verdict_on_numbers(_run_with(generated_run, tmp_path / edit.__name__, edit))
         assert not d.proceed and len(d.reasons) == 1 and word in d.reasons[0], d.reasons
         if edit in (shifted, disagree):  # the alarm changes the advice: nothing is trusted
             assert d.alarm and d.headline.startswith("Do not use the model on this pile yet")
             assert not d.order_helps
         else:
             assert d.alarm is None and d.headline.startswith(("Do not clear", "Do not use"))
+
+
+def test_a_model_trained_on_generated_data_never_gets_proceed(generated_run, real_data_run,
+                                                              tmp_path):
+    """Numbers that would clear a pilot on a real run read 'validates the pipeline only' on a
+    generated one, with what a site must bring; the same numbers on real data proceed, and a real
+    model on a generated pile is sent back to the site's own pile."""
+    generated = decide(_run_with(generated_run, tmp_path / "gen", _robust_gain))
+    assert not generated.proceed and not generated.order_helps
+    assert generated.headline.startswith("This run validates the pipeline only")
+    assert "labelled studies" in generated.headline and "reference reads" in generated.headline
+    assert generated.reasons[0].startswith("on these generated data the numbers alone would say: "
+                                           "proceed to a supervised pilot")
+    real = decide(_run_with(real_data_run, tmp_path / "real", _robust_gain))
+    assert real.proceed and real.headline.startswith("Proceed")
+
+    def mixed(m):  # a real model whose pile was generated: its numbers are about generated studies
+        _robust_gain(m)
+        m["provenance"]["pile"] = {"generated": True, "what": "triage-ray's generator"}
+
+    on_generated_pile = decide(_run_with(real_data_run, tmp_path / "mixed", mixed))
+    assert not on_generated_pile.proceed and "--pile-root" in on_generated_pile.headline
 
 
 def test_alarm_and_weaker_groups_reach_page_one(generated_run, tmp_path):

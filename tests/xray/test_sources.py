@@ -45,3 +45,22 @@ def test_finding_vocabulary_is_the_sources_and_rejects_names_outside_it():
     bad = pd.DataFrame({"study_id": ["a", "b"], "findings": ["", "Lung Opacity"]})
     with pytest.raises(ValueError, match=r"Lung Opacity.*study b"):
         finding_vocabulary("nih", bad)
+
+
+def test_a_real_source_says_what_it_will_do_and_names_the_flags(tmp_path):
+    from triage_ray.xray.sources import startup_notes
+
+    (tmp_path / "w.pt").write_bytes(b"")
+    real = startup_notes(XrayConfig.from_dict({"source": "chexpert", "data_root": "/d"}))
+    assert real[0].startswith("source chexpert at /d; input size 64 px; init scratch; pile "
+                              "GENERATED")
+    text = "\n".join(real[1:])
+    for flag in ("--pile-root", "image_size=224", "pretrained=true", "reference="):
+        assert flag in text, flag
+    own = startup_notes(XrayConfig.from_dict({
+        "source": "chexpert", "data_root": "/d", "pile_root": "/p", "pile_source": "dicom",
+        "image_size": 224, "pretrained": True, "weights_file": str(tmp_path / "w.pt"), "reference": "csv",
+        "reference_labels": "/r.csv"}))
+    assert own == ["source chexpert at /d; input size 224 px; init file; pile dicom export at /p; "
+                   "reference csv"]
+    assert len(startup_notes(XrayConfig())) == 1  # the generated default: nothing to warn about

@@ -42,7 +42,7 @@ def write_reports(run_dir: str | Path, *, only: tuple[str, ...] = REPORTS,
         "model_card": lambda: write_model_card(run_dir),
         "dashboard": lambda: write_dashboard(
             run_dir / run.get("sweep.experiment_dir"), run_dir / "dashboard.html",
-            extra_html=frontier_html(run) + dashboard_html(run)),
+            extra_html=frontier_html(run) + dashboard_html(run), banner=run.get("data_note")),
         "review": lambda: write_review(run_dir),
     }
     written: dict[str, Path] = {}

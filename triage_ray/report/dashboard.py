@@ -287,9 +287,11 @@ JS = """
 
 
 def render_dashboard(exp: Experiment, *, refresh_s: float | None = None, x: str = X_METRIC,
-                     y: str = Y_METRIC, now: datetime | None = None, extra_html: str = "") -> str:
+                     y: str = Y_METRIC, now: datetime | None = None, extra_html: str = "",
+                     banner: str = "") -> str:
     """The complete HTML page (self-contained); `refresh_s` adds a meta refresh; `extra_html`
-    (already escaped) goes after the Pareto front, e.g. a run's operating frontier."""
+    (already escaped) goes after the Pareto front, e.g. a run's operating frontier; `banner`
+    (plain text: a run's provenance) heads the page."""
     now = now or datetime.now()
     pareto_png, front = pareto_figure(exp.trials, x, y)
     params_png = hyperparam_figure(exp, PLOT_METRICS)
@@ -314,6 +316,7 @@ def render_dashboard(exp: Experiment, *, refresh_s: float | None = None, x: str 
                 else f'<p class="small">{html.escape(missing)}</p>')
 
     body = [
+        f"<p class='warn'><b>{html.escape(banner)}</b></p>" if banner else "",
         f"<h1>Tune sweep: {html.escape(exp.path.name)}</h1>",
         f'<p class="small">{html.escape(str(exp.path.resolve()))} - {len(exp.trials)} trials '
         f"({html.escape(status)}) - written {now:%Y-%m-%d %H:%M:%S}</p>",
@@ -348,7 +351,7 @@ def render_dashboard(exp: Experiment, *, refresh_s: float | None = None, x: str 
 
 def write_dashboard(experiment_dir: str | Path, out_html: str | Path | None = None, *,
                     refresh_s: float | None = None, x: str = X_METRIC,
-                    y: str = Y_METRIC, extra_html: str = "") -> Path:
+                    y: str = Y_METRIC, extra_html: str = "", banner: str = "") -> Path:
     """Render `experiment_dir` to `out_html` (default <experiment_dir>/dashboard.html).
 
     Written to a temporary file and renamed, so a browser reloading mid-write never sees half a
@@ -357,7 +360,8 @@ def write_dashboard(experiment_dir: str | Path, out_html: str | Path | None = No
     out = Path(out_html) if out_html else Path(experiment_dir) / DEFAULT_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_dashboard(exp, refresh_s=refresh_s, x=x, y=y, extra_html=extra_html))
+    tmp.write_text(render_dashboard(exp, refresh_s=refresh_s, x=x, y=y, extra_html=extra_html,
+                                    banner=banner))
     os.replace(tmp, out)
     return out
 

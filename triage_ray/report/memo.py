@@ -38,6 +38,7 @@ from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.sensitivity import load_or_compute
 from triage_ray.report.template import parse_blocks, render_template
+from triage_ray.xray.provenance import Provenance
 from triage_ray.xray.select import SELECTION_RULE, rank_trials
 
 MAX_PAGES = 3
@@ -90,6 +91,35 @@ def prevalence_alarm(run: RunArtifacts) -> str | None:
 
 
 def decide(run: RunArtifacts) -> Decision:
+    """The verdict on the numbers (`verdict_on_numbers`) when every input is real. A model trained
+    or certified on generated data validates the pipeline only, whatever its numbers say, and the
+    decision names what a site must bring; a real model on a generated pile is sent back to run on
+    the site's own pile. Neither may read "proceed"."""
+    dec = verdict_on_numbers(run)
+    prov = Provenance.from_metrics(run.metrics)
+    if not prov.any_generated:
+        return dec
+    numbers = dec.headline[0].lower() + dec.headline[1:]
+    if not prov.pipeline_only:  # a real model on a generated pile: its figures are not the site's
+        return Decision(False, (
+            "Re-run on this site's own pile before any decision: the model was trained and "
+            "certified on real studies, but the pile here is generated, so its queue sizes and "
+            "waits are not this department's (pass --pile-root)."),
+            (f"on the generated pile the numbers alone would say: {numbers.rstrip('.')}",
+             *dec.reasons), dec.alarm, False)
+    what = " and ".join(w for w, g in (("trained", prov.training.generated),
+                                       ("certified", prov.reference.generated)) if g)
+    need = (run.get("reference.arithmetic", None) or {}).get("min_auto_normal", {})
+    reads = (f" (at this target, at least {num(need['no_abnormal'], 0)} reference-read studies "
+             "among those it would clear)" if need.get("no_abnormal") else "")
+    head = (f"This run validates the pipeline only: the model was {what} on generated images, so "
+            "no decision about patients follows. Before any decision a site must bring its own "
+            f"labelled studies and radiologists' reference reads of a sample of them{reads}.")
+    return Decision(False, head, (f"on these generated data the numbers alone would say: "
+                                  f"{numbers.rstrip('.')}", *dec.reasons), dec.alarm, False)
+
+
+def verdict_on_numbers(run: RunArtifacts) -> Decision:
     """Clear unread in a supervised pilot only if the miss-rate guarantee holds on the pile's
     re-chosen cut-offs, the case-mix check is quiet, and the throughput gain's interval lies
     above 1. The reading order alone is advised when the abnormal time-to-report ratio's interval

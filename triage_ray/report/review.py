@@ -34,6 +34,7 @@ SECTIONS = (  # bucket name, heading, how the sample is ordered
 )
 CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 .banner{background:#b00020;color:#fff;padding:10px 14px;font-weight:600;border-radius:4px}
+.provenance{background:#eef3fb;border-left:5px solid #2c5aa0;padding:8px 12px}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ccc;border-radius:4px;
 padding:6px;width:334px}.card img{width:160px;height:160px;image-rendering:pixelated}
 .meta{font-size:12px;color:#444;overflow-wrap:anywhere}.reason{color:#8a4b00}h2{margin-top:28px}
@@ -155,6 +156,8 @@ def build_review(run: RunArtifacts, per_bucket: int = PER_BUCKET) -> str:
              f"- run {e(str(run.get('run_id')))}</title><style>{CSS}</style></head><body>"]
     if run.get("generated_data", False):
         parts.append(f"<p class='banner'>NOT A CLINICAL RESULT. {e(str(run.get('data_note')))}</p>")
+    else:
+        parts.append(f"<p class='provenance'>{e(str(run.get('data_note')))}</p>")
     counts = run.get("pile.bucket_counts")
     parts.append(f"<h1>Worklist review: run {e(str(run.get('run_id')))}</h1><p>What the model did "
                  f"to the pile: {run.get('pile.n_scored'):,} studies scored, "

@@ -214,13 +214,14 @@ def score_pile(
     cfg: XrayConfig, out_dir: Path, *, truth: pd.Series | None = None,
     skipped: list[tuple[str, str]] = (), labelled: pd.DataFrame | None = None,
     not_studies: list[tuple[str, str]] = (), gate: tuple[pd.Series, dict[str, Any]] | None = None,
-    labelled_in_scope: pd.DataFrame | None = None,
+    labelled_in_scope: pd.DataFrame | None = None, provenance: dict[str, Any] | None = None,
 ) -> PileResult:
     """`truth` (study_id -> true abnormal) exists only for generated piles: used to count misses.
     `skipped`: studies ingest could not decode; `not_studies`: files the pile's source found but
     could not read as a study (a DICOM report, no pixel data): both counted in, named, never dropped.
     `gate`: (reasons, report) from `xray.gate.apply_gate`; `labelled`, `labelled_in_scope`: see
-    `build_worklist`."""
+    `build_worklist`. `provenance` (`xray.provenance.Provenance.to_dict`) goes into the
+    worklist's Parquet metadata, so the file says where its scores came from wherever it travels."""
     worklist, info = build_worklist(studies, logits, scored, held, cfg, labelled,
                                     gate_reasons=None if gate is None else gate[0],
                                     labelled_in_scope=labelled_in_scope)
@@ -229,7 +230,7 @@ def score_pile(
     if n_out + len(skipped) != n_in:
         raise RuntimeError(f"pile count mismatch: {n_in} in, {n_out} scored, {len(skipped)} skipped")
     path = out_dir / "worklist.parquet"
-    worklist.drop(columns=[c for c in ("logit",) if c in worklist]).to_parquet(path, index=False)
+    write_worklist(worklist.drop(columns=[c for c in ("logit",) if c in worklist]), path, provenance)
     arrival = worklist.sort_values("arrival_index")  # the sim's FIFO baseline reads in this order
     is_abnormal = None
     if truth is not None:
@@ -247,3 +248,20 @@ def score_pile(
         policy=info["policy"], simulation=sim, gate=None if gate is None else gate[1],
     )
     return PileResult(worklist, summary)
+
+
+def write_worklist(worklist: pd.DataFrame, path: Path, provenance: dict[str, Any] | None) -> Path:
+    """worklist.parquet, with the run's provenance (banner included) in its key-value metadata."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from triage_ray.xray.provenance import WORKLIST_META_KEY
+
+    table = pa.Table.from_pandas(worklist, preserve_index=False)
+    if provenance is not None:
+        meta = {**(table.schema.metadata or {}), WORKLIST_META_KEY: json.dumps(provenance).encode()}
+        table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path)
+    return path

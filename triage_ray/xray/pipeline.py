@@ -16,7 +16,14 @@ import pandas as pd
 from triage_ray.gate import IntendedUse
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.gate import apply_gate, fit_gate
-from triage_ray.xray.sources import GENERATED_NOTE, SOURCES, Log, finding_vocabulary, load_pile
+from triage_ray.xray.provenance import Provenance
+from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary, load_pile
+
+
+def provenance_of(cfg: XrayConfig, label_source: str) -> Provenance:
+    return Provenance.of(source=cfg.source, data_root=cfg.data_root,
+                         reference_source=cfg.reference_source, label_source=label_source,
+                         pile_root=cfg.pile_root, pile_layout=cfg.pile_source)
 
 
 def new_run_id(cfg: XrayConfig) -> str:
@@ -139,9 +146,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / "config.json")
     log(f"run directory: {run_dir}")
-    generated = cfg.source == "generated"
-    if generated:
-        log(GENERATED_NOTE)
+    log(provenance_of(cfg, cfg.reference_source).banner())
 
     t = time.time()
     studies, data_info = prepare_labelled(cfg, log)
@@ -158,6 +163,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     timings["data_s"] = time.time() - t
     log(f"labelled data: {data_info['n_studies']} studies, splits {data_info['splits']}")
     reference = build_reference(cfg, studies)
+    prov = provenance_of(cfg, reference.label_source)  # every output's banner reads this record
     ref_info = reference.to_dict(staffing_of(cfg).reads_per_day, cfg.alpha, cfg.delta)
     arith = ref_info["arithmetic"]
     if arith["too_small"]:
@@ -222,7 +228,8 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
                              skipped=ingest.skipped, labelled=studies,
                              not_studies=[(d["path"], d["reason"]) for d in pile_info["skipped"]],
-                             gate=gated, labelled_in_scope=studies[
+                             gate=gated, provenance=prov.to_dict(),
+                             labelled_in_scope=studies[
                                  studies["study_id"].astype(str).isin(gate.labelled_in_scope)])
     timings["pile_s"] = time.time() - t
     vs_truth = (run_model_vs_truth(studies, held, ref_labels, logits, truth)
@@ -245,8 +252,8 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     timings["total_s"] = time.time() - t_start
 
     metrics = assemble_metrics(
-        run_id=run_dir.name, generated=generated,
-        data_note=GENERATED_NOTE if generated else f"data source: {cfg.source}",
+        run_id=run_dir.name, generated=prov.any_generated, data_note=prov.banner(),
+        provenance=prov.to_dict(),
         data=data_info, rows=rows, selection_rule=SELECTION_RULE, metric=METRIC, best=best,
         scored=scored, pile_info={**pile_info, "ingest": ingest.to_dict(),
                                   "operating_point": operating.recommended},

@@ -268,6 +268,8 @@ class RunMetrics(_ToDict):
     uncertainty: dict[str, Any] | None = None  # xray.uncertainty: study-bootstrap intervals
     # xray.budget.RunPlan.to_dict(): the time budget's plan, with the run's actual seconds
     budget: dict[str, Any] | None = None
+    # xray.provenance.Provenance.to_dict(): each input generated or real; drives every banner
+    provenance: dict[str, Any] | None = None
     config: str = "config.json"
 
 
@@ -282,7 +284,8 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      learning_curve: dict[str, Any] | None = None,
                      subgroups: dict[str, Any] | None = None,
                      uncertainty: dict[str, Any] | None = None,
-                     budget: dict[str, Any] | None = None) -> RunMetrics:
+                     budget: dict[str, Any] | None = None,
+                     provenance: dict[str, Any] | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -297,7 +300,7 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         simulation=scored.simulation_dict(), pile={**pile_info, **pile_summary.to_dict()},
         reference=reference, operating=operating, brief=brief, timings=timings,
         model_vs_truth=model_vs_truth, pretrain=pretrain, learning_curve=learning_curve,
-        subgroups=subgroups, uncertainty=uncertainty, budget=budget,
+        subgroups=subgroups, uncertainty=uncertainty, budget=budget, provenance=provenance,
     )
 
 

@@ -28,12 +28,6 @@ if TYPE_CHECKING:
 Log = Callable[[str], None]
 SourceFn = Callable[["XrayConfig", Log], tuple[pd.DataFrame, dict[str, Any]]]
 
-GENERATED_NOTE = (
-    "GENERATED DATA: every image in this run was synthesised by triage-ray's generator "
-    "(metadata drawn from the real NIH ChestX-ray14 label table). No patient images were used; "
-    "the figures describe the pipeline, not clinical performance."
-)
-
 
 @dataclass(frozen=True)
 class Source:
@@ -121,6 +115,41 @@ def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
                                         ("sex_col", "sex")) if col in header}
     studies = load_generic(csv, cfg.data_root, **optional)
     return studies, {"root": cfg.data_root, "labels_csv": str(csv)}
+
+
+PUBLISHED_INPUT_PX = 224  # CheXNet, torchxrayvision's DenseNet-121 and ResNet-50 train at 224 px
+
+
+def startup_notes(cfg: XrayConfig) -> list[str]:
+    """What the run will do with its inputs, said before Ray starts: a real source's effective
+    choices (input size, initialisation, pile, reference), with a warning naming the flag for
+    each default that quietly keeps a generated or toy piece."""
+    sizes = "/".join(str(px) for px in cfg.input_sizes())
+    pile = (f"{cfg.pile_source} export at {cfg.pile_root}" if cfg.pile_root
+            else f"GENERATED ({cfg.pile_size:,} studies from triage-ray's generator)")
+    lines = [f"source {cfg.source}" + (f" at {cfg.data_root}" if cfg.data_root else "")
+             + f"; input size {sizes} px; init {', '.join(cfg.init_choices())}; pile {pile}; "
+             f"reference {cfg.reference_source}"]
+    if cfg.source == "generated":
+        return lines
+    if not cfg.pile_root:
+        lines.append("WARNING: a real source with a GENERATED pile: the worklist, throughput and "
+                     "waits will describe generated studies, not your backlog. Pass --pile-root "
+                     "DIR (and --pile-source dicom for a PACS export) to triage your own pile.")
+    if max(cfg.input_sizes()) < PUBLISHED_INPUT_PX:
+        lines.append(f"WARNING: training at {sizes} px, the laptop default; published chest X-ray "
+                     f"classifiers train at {PUBLISHED_INPUT_PX} px or more. Pass --set "
+                     f"image_size={PUBLISHED_INPUT_PX} (slower; a GPU helps).")
+    if cfg.init_choices() == ["scratch"]:
+        lines.append("WARNING: training from scratch (no weights are reachable offline, and "
+                     "pretraining on generated images suits generated data only). Pass --set "
+                     "pretrained=true weights_file='\"/path/weights.pt\"' (timm or "
+                     "torchxrayvision) to start from pretrained weights.")
+    if cfg.reference_source == "written":
+        lines.append("WARNING: no reference standard: the miss-rate bound is certified against the "
+                     "source's own written labels. Pass --set reference='\"csv\"' "
+                     "reference_labels='\"/path/reads.csv\"' to certify against reference reads.")
+    return lines
 
 
 def generated_root(cfg: XrayConfig, kind: str, n: int, prevalence: float | None, seed: int) -> Path:
