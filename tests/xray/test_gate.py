@@ -135,3 +135,20 @@ def test_the_feature_check_is_calibrated_and_catches_probe_images(gate):
     assert check["probes"]["blank"]["caught"] == check["probes"]["blank"]["n"]  # image checks
     assert check["probes"]["noise"]["rate"] > 0.9  # unlike any radiograph, even to an untrained net
     assert gate_model.detector.n_calibration >= 19  # enough for a 5% conformal threshold
+
+
+def test_labelled_studies_with_no_adult_stop_the_run_before_training():
+    """A generic CSV without an age column: every study is "age not stated". The run must stop
+    before the sweep, naming the reason and the ways out, not crash in the gate after it."""
+    from triage_ray.xray.gate import check_labelled_scope
+
+    mini_generic_no_age = pd.DataFrame({
+        "study_id": [f"s{i}" for i in range(10)], "patient_id": [f"p{i}" for i in range(10)],
+        "view": "PA", "path": "/nowhere.png", "label": 0, "findings": "", "source": "generic"})
+
+    with pytest.raises(ValueError, match=r"age not stated for 100%.*site_declares_adults"):
+        check_labelled_scope(IntendedUse(), mini_generic_no_age, 32)
+    n = check_labelled_scope(IntendedUse(site_declares_adults=True), mini_generic_no_age, 32)
+    assert n == len(mini_generic_no_age)
+    aged = mini_generic_no_age.assign(age=[30.0, 8.0] * (len(mini_generic_no_age) // 2))
+    assert check_labelled_scope(IntendedUse(), aged, 32) == len(aged) // 2

@@ -111,10 +111,11 @@ def stored_side(studies: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def scope_reasons(studies: pd.DataFrame, use: IntendedUse, *, input_px: int) -> tuple[
-        list[list[str]], dict[str, str]]:
+def scope_reasons(studies: pd.DataFrame, use: IntendedUse, *, input_px: int,
+                  image_size: bool = True) -> tuple[list[list[str]], dict[str, str]]:
     """Per study (table order) the metadata rules it fails, and how each rule was checked
-    ("per study" or "implied by the <source> layout")."""
+    ("per study" or "implied by the <source> layout"). image_size=False leaves out the one rule
+    that opens every image file (a quick look at the tags before a long run)."""
     n = len(studies)
     reasons: list[list[str]] = [[] for _ in range(n)]
     checked: dict[str, str] = {}
@@ -156,6 +157,8 @@ def scope_reasons(studies: pd.DataFrame, use: IntendedUse, *, input_px: int) -> 
         checked["age"] = "not checked: the source states no age"
         for r in reasons:
             r.append("age not stated")
+    if not image_size:
+        return reasons, checked
     side = stored_side(studies)
     need = use.image_px(input_px)
     rule("image size", "rows", side < need,

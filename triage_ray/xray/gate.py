@@ -85,6 +85,23 @@ def in_scope_ids(studies: pd.DataFrame, stats: pd.DataFrame, use: IntendedUse,
             if not r and sid not in bad_image}
 
 
+def check_labelled_scope(use: IntendedUse, labelled: pd.DataFrame, input_px: int) -> int:
+    """How many labelled studies pass the intended use's tag rules; raises before any training
+    when none does (the feature check would have nothing to fit on after the whole sweep), naming
+    the commonest reasons and what to change."""
+    reasons, _ = scope_reasons(labelled, use, input_px=input_px, image_size=False)
+    n_in = sum(not r for r in reasons)
+    if n_in == 0 and len(labelled):
+        common = pd.Series([x for r in reasons for x in r]).value_counts().head(TOP_REASONS)
+        why = "; ".join(f"{k} for {v / len(labelled):.0%}" for k, v in common.items())
+        raise ValueError(
+            f"none of the {len(labelled):,} labelled studies is inside the intended use ({why}): "
+            "the gate's feature check would have nothing to fit on. State the missing tags (e.g. "
+            "an age column for the generic source), or change intended_use; an export that "
+            "stripped age from adults only may set intended_use.site_declares_adults=true")
+    return n_in
+
+
 def fit_gate(use: IntendedUse, labelled: pd.DataFrame, shard_dir: Path, checkpoint_dir: str | Path,
              out_dir: Path, *, input_px: int, seed: int, log=print) -> GateModel:
     """Fit and check the feature detector on the labelled data (module doc); saves it to out_dir."""

@@ -15,7 +15,7 @@ import pandas as pd
 
 from triage_ray.gate import IntendedUse
 from triage_ray.xray.config import XrayConfig
-from triage_ray.xray.gate import apply_gate, fit_gate
+from triage_ray.xray.gate import apply_gate, check_labelled_scope, fit_gate
 from triage_ray.xray.provenance import Provenance
 from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary, load_pile
 
@@ -150,6 +150,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
 
     t = time.time()
     studies, data_info = prepare_labelled(cfg, log)
+    check_labelled_scope(IntendedUse.from_dict(cfg.intended_use), studies, cfg.image_size)
     resuming = resume_dir is not None  # shards are re-written identically (deterministic inputs)
     shard_dirs = labelled_shard_dirs(cfg, run_dir)
     if resuming:

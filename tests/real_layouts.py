@@ -1,0 +1,76 @@
+"""Trees in the real public layouts, built from the real tables torchxrayvision installs, with
+generated pixels at the real paths: what a team's own CheXpert copy or PACS export looks like to the
+pipeline (schema, value formats, missing values), without a patient image.
+
+- `write_chexpert_tree`: CheXpert-v1.0-small/train.csv and valid.csv holding the first rows of
+  CheXpert's real train.csv (Path, Sex, Age, Frontal/Lateral, AP/PA, the 14 label columns with their
+  blank / 1 / 0 / -1 cells); each JPEG is rendered by the generator from the row's own sex, age,
+  view and certain-positive findings, so the labels carry signal a model can learn.
+- `write_rsna_pile`: DICOM files carrying the RSNA Pneumonia Challenge's real header rows
+  (PatientAge as a plain number, children and implausible ages among them), rendered likewise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from triage_ray.data.chexpert import PATHOLOGIES
+from triage_ray.data.reference import chexpert_table, rsna_dicom_headers
+from triage_ray.data.synth.dicom import write_header_tree
+from triage_ray.data.synth.render import StudySpec, render_study
+
+# CheXpert's pathology columns -> the generator's finding that draws the same thing
+CHEXPERT_TO_GENERATED = {
+    "Enlarged Cardiomediastinum": "Cardiomegaly", "Cardiomegaly": "Cardiomegaly",
+    "Lung Opacity": "Infiltration", "Lung Lesion": "Nodule", "Edema": "Edema",
+    "Consolidation": "Consolidation", "Pneumonia": "Pneumonia", "Atelectasis": "Atelectasis",
+    "Pneumothorax": "Pneumothorax", "Pleural Effusion": "Effusion",
+    "Pleural Other": "Pleural_Thickening", "Fracture": "Fracture",
+}
+CONSPICUITY = 0.9
+
+
+def _pixels(i: int, age: float, female: bool, view: str, findings: tuple[str, ...],
+            size: int) -> np.ndarray:
+    spec = StudySpec(index=i, patient=i, age=int(age) if np.isfinite(age) else 50, female=female,
+                     view=view if view in ("PA", "AP") else "PA", findings=findings,
+                     conspicuity=(CONSPICUITY,) * len(findings))
+    return render_study(spec, size, seed=11)
+
+
+def write_chexpert_tree(base: Path, n_rows: int, size: int, n_valid: int = 40) -> Path:
+    """base/CheXpert-v1.0-small with the first n_rows real rows in train.csv and the next n_valid
+    in valid.csv (their Paths moved to valid/); returns the dataset folder (the source's data_root)."""
+    rows = chexpert_table().head(n_rows + n_valid).copy()
+    root = base / "CheXpert-v1.0-small"
+    root.mkdir(parents=True)
+    train, valid = rows.iloc[:n_rows].copy(), rows.iloc[n_rows:].copy()
+    valid["Path"] = valid["Path"].str.replace("/train/", "/valid/", regex=False)
+    for part, name in ((train, "train.csv"), (valid, "valid.csv")):
+        part.to_csv(root / name, index=False)
+    for i, (_, row) in enumerate(pd.concat([train, valid]).iterrows()):
+        found = tuple(sorted({CHEXPERT_TO_GENERATED[c] for c in PATHOLOGIES if row[c] == 1.0}))
+        f = base / row["Path"]
+        f.parent.mkdir(parents=True, exist_ok=True)
+        px = _pixels(i, float(row["Age"]), row["Sex"] == "Female", str(row["AP/PA"]), found, size)
+        Image.fromarray(px, "L").save(f, quality=92)
+    return root
+
+
+def write_rsna_pile(out: Path, *, n_adults: int, size: int, extra: dict[str, str]) -> pd.DataFrame:
+    """The first n_adults RSNA header rows aged 18-100, three children and two implausible ages
+    (the table's own, e.g. 148), as DICOM files under `out`; `extra` tags on every file. Returns
+    the header rows written."""
+    t = rsna_dicom_headers()
+    age = pd.to_numeric(t["PatientAge"], errors="coerce")
+    rows = pd.concat([t[age.between(18, 100)].head(n_adults), t[age < 18].head(3),
+                      t[age > 120].head(2)]).reset_index(drop=True)
+    pixels = [_pixels(1000 + i, min(float(a), 90.0), s == "F", v, (), size) for i, (a, s, v) in
+              enumerate(zip(pd.to_numeric(rows["PatientAge"]), rows["PatientSex"],
+                            rows["ViewPosition"], strict=True))]
+    write_header_tree(rows, out, pixels, extra=extra)
+    return rows
