@@ -6,6 +6,9 @@ pipeline (schema, value formats, missing values), without a patient image.
   CheXpert's real train.csv (Path, Sex, Age, Frontal/Lateral, AP/PA, the 14 label columns with their
   blank / 1 / 0 / -1 cells); each JPEG is rendered by the generator from the row's own sex, age,
   view and certain-positive findings, so the labels carry signal a model can learn.
+- `write_mimic_tree`: MIMIC-CXR-JPG's files as PhysioNet documents them (metadata, CheXpert-style
+  labels, official split, MIMIC-IV's patients.csv), label cells taken from CheXpert's real rows
+  (the same labeller and cell convention); torchxrayvision ships no MIMIC table (credentialed).
 - `write_rsna_pile`: DICOM files carrying the RSNA Pneumonia Challenge's real header rows
   (PatientAge as a plain number, children and implausible ages among them), rendered likewise.
 """
@@ -58,6 +61,56 @@ def write_chexpert_tree(base: Path, n_rows: int, size: int, n_valid: int = 40) -
         f.parent.mkdir(parents=True, exist_ok=True)
         px = _pixels(i, float(row["Age"]), row["Sex"] == "Female", str(row["AP/PA"]), found, size)
         Image.fromarray(px, "L").save(f, quality=92)
+    return root
+
+
+MIMIC_METADATA_COLUMNS = (
+    "dicom_id", "subject_id", "study_id", "PerformedProcedureStepDescription", "ViewPosition",
+    "Rows", "Columns", "StudyDate", "StudyTime", "ProcedureCodeSequence_CodeMeaning",
+    "ViewCodeSequence_CodeMeaning", "PatientOrientationCodeSequence_CodeMeaning")
+
+
+def write_mimic_tree(root: Path, n_studies: int, size: int, *, patients: bool = True) -> Path:
+    """n_studies studies of ~n_studies/2 subjects, each a PA or AP image and every third with a
+    lateral too; labels per study from CheXpert's real rows; gzipped CSVs as PhysioNet ships."""
+    cx = chexpert_table()
+    rng = np.random.default_rng(5)
+    meta, label_rows, split_rows = [], [], []
+    for k in range(n_studies):
+        subject = str(10000032 + 7 * (k // 2))
+        study = str(50000000 + 13 * k)
+        cells = cx.iloc[k]
+        label_rows.append({"subject_id": subject, "study_id": study, "No Finding": cells["No Finding"],
+                           **{c: cells[c] for c in (*PATHOLOGIES, "Support Devices")}})
+        views = ["PA" if rng.random() < 0.6 else "AP"] + (["LATERAL"] if k % 3 == 0 else [])
+        for j, view in enumerate(views):
+            dicom = f"{k:08x}-{j:08x}-5e1d0a3c-9b7f2e41-{k * 31 + j:08x}"
+            meta.append({"dicom_id": dicom, "subject_id": subject, "study_id": study,
+                         "PerformedProcedureStepDescription": "CHEST (PA AND LAT)",
+                         "ViewPosition": view, "Rows": size, "Columns": size,
+                         "StudyDate": f"{2150 + rng.integers(0, 6)}0{rng.integers(1, 9)}15",
+                         "StudyTime": "101010.000", "ProcedureCodeSequence_CodeMeaning":
+                         "CHEST (PA AND LAT)", "ViewCodeSequence_CodeMeaning":
+                         "postero-anterior" if view == "PA" else view.lower(),
+                         "PatientOrientationCodeSequence_CodeMeaning": "Erect"})
+            split_rows.append({"dicom_id": dicom, "study_id": study, "subject_id": subject,
+                               "split": "test" if k % 10 == 9 else "train"})
+            found = tuple(sorted({CHEXPERT_TO_GENERATED[c] for c in PATHOLOGIES if cells[c] == 1.0}))
+            f = root / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}" / f"{dicom}.jpg"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(_pixels(k, float(cells["Age"]), cells["Sex"] == "Female", view, found,
+                                    size), "L").save(f, quality=92)
+    pd.DataFrame(meta, columns=list(MIMIC_METADATA_COLUMNS)).to_csv(
+        root / "mimic-cxr-2.0.0-metadata.csv.gz", index=False)
+    pd.DataFrame(label_rows).to_csv(root / "mimic-cxr-2.0.0-chexpert.csv.gz", index=False)
+    pd.DataFrame(split_rows).to_csv(root / "mimic-cxr-2.0.0-split.csv.gz", index=False)
+    if patients:
+        subjects = sorted({m["subject_id"] for m in meta})
+        pd.DataFrame({"subject_id": subjects,
+                      "gender": ["F" if i % 2 else "M" for i in range(len(subjects))],
+                      "anchor_age": [20 + (i * 7) % 70 for i in range(len(subjects))],
+                      "anchor_year": 2150, "anchor_year_group": "2014 - 2016", "dod": ""}
+                     ).to_csv(root / "patients.csv.gz", index=False)
     return root
 
 

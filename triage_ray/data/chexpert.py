@@ -90,14 +90,7 @@ def _load_csv(csv: Path, root: Path, *, views: tuple[str, ...], uncertain: str,
     frontal = frontal[view_ok]
 
     if labels:
-        values = _label_matrix(table, columns, csv)  # (N, C) with nan / 1 / 0 / -1
-        positive = (values == 1) | ((values == -1) & (uncertain == "ones"))
-        label = positive.any(axis=1).astype(np.int8)
-        hinge = ~positive.any(axis=1) & (values == -1).any(axis=1)
-        keep = ~hinge if uncertain == "ignore" else np.ones(len(table), dtype=bool)
-        if (~keep).any():
-            report.excluded["uncertain label (uncertain='ignore')"] = int((~keep).sum())
-        findings = ["|".join(c for c, p in zip(columns, row, strict=True) if p) for row in positive]
+        label, keep, findings = label_cells(table, columns, csv, uncertain, report)
     else:
         label = np.full(len(table), LABEL_UNKNOWN, dtype=np.int8)
         keep = np.ones(len(table), dtype=bool)
@@ -133,6 +126,22 @@ def _demographics(out: pd.DataFrame, table: pd.DataFrame, report: LoadReport) ->
     if "Sex" in table:
         out["sex"] = normalise_sex(table["Sex"]).to_numpy()
     return out
+
+
+def label_cells(table: pd.DataFrame, columns: list[str], csv: Path, uncertain: str,
+                report: LoadReport) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(label int8, rows kept, "|"-joined findings) from CheXpert-convention cells (blank / 1 / 0
+    / -1) under the `uncertain` policy (module doc); the rows 'ignore' drops are counted in
+    `report`. MIMIC-CXR-JPG's CheXpert and NegBio label files use the same cells."""
+    values = _label_matrix(table, columns, csv)  # (N, C) with nan / 1 / 0 / -1
+    positive = (values == 1) | ((values == -1) & (uncertain == "ones"))
+    label = positive.any(axis=1).astype(np.int8)
+    hinge = ~positive.any(axis=1) & (values == -1).any(axis=1)
+    keep = ~hinge if uncertain == "ignore" else np.ones(len(table), dtype=bool)
+    if (~keep).any():
+        report.excluded["uncertain label (uncertain='ignore')"] = int((~keep).sum())
+    findings = ["|".join(c for c, p in zip(columns, row, strict=True) if p) for row in positive]
+    return label, keep, findings
 
 
 def _label_matrix(table: pd.DataFrame, columns: list[str], csv: Path) -> np.ndarray:

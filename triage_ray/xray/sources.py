@@ -101,6 +101,21 @@ def chexpert(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     return load_chexpert(Path(cfg.data_root)), {"root": cfg.data_root}
 
 
+@register_source(findings=(*CHEXPERT_PATHOLOGIES, CHEXPERT_SUPPORT_DEVICES))
+def mimic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A local MIMIC-CXR-JPG copy at data_root (mimic-cxr-2.0.0-*.csv[.gz], files/; MIMIC-IV's
+    patients.csv for age)."""
+    from triage_ray.data.mimic import PATIENTS, find_table, load_mimic
+
+    studies = load_mimic(Path(cfg.data_root))
+    if "age" not in studies:
+        log(f"WARNING: no {PATIENTS}[.gz] (MIMIC-IV) in {cfg.data_root}: MIMIC-CXR states no age, "
+            "so no study is a verified adult. Copy MIMIC-IV's hosp/patients.csv.gz there, or set "
+            "intended_use.site_declares_adults=true.")
+    return studies, {"root": cfg.data_root,
+                     "patients_file": str(find_table(Path(cfg.data_root), PATIENTS) or "")}
+
+
 @register_source()
 def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Any CSV of image paths, patients and 0/1 labels (labels_csv) over an image folder (data_root)."""
