@@ -10,12 +10,13 @@ plain-number age in the pile read as "not stated"."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from real_layouts import write_chexpert_tree, write_rsna_pile
-from shell_runs import BIN, plain_shell_env, run_logged
+from shell_runs import BIN, REPO, plain_shell_env, run_logged
 
 from triage_ray.common.paths import DATA_DIR_ENV
 
@@ -90,3 +91,16 @@ def test_identifiers_in_the_exports_tags_reach_no_output_and_no_log(real_run):
         data = path.read_bytes()
         for tag, value in SENTINELS.items():
             assert value.encode() not in data, f"{tag} reached {path}"
+
+
+def test_the_run_exports_a_copy_without_its_patients_ids(real_run, tmp_path):
+    run_dir, _, headers = real_run
+    out = tmp_path / "share"
+    res = subprocess.run([str(BIN / "python"), "-m", "triage_ray.report", str(run_dir),
+                          "--export-deidentified", str(out)], env=plain_shell_env(),
+                         capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    text = b"".join(p.read_bytes() for p in out.rglob("*") if p.suffix != ".pdf")
+    for pid in headers["PatientID"]:  # the export's UUID patient ids (also its file names)
+        assert pid.encode() not in text
+    assert not (out / "review.html").exists() and (out / "memo.pdf").is_file()

@@ -1,4 +1,5 @@
-"""`python -m triage_ray.report <run_dir>`: (re)build the memo, model card and sweep dashboard."""
+"""`python -m triage_ray.report <run_dir>`: (re)build the memo, model card and sweep dashboard;
+with `--export-deidentified DIR`, write a shareable copy of the run instead (report.export)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip the memo's assumption table (no re-simulation)")
     p.add_argument("--recompute-sensitivity", action="store_true",
                    help="re-simulate sensitivity.json even if the run has one")
+    p.add_argument("--export-deidentified", type=Path, metavar="DIR",
+                   help="write a copy without patient identifiers to DIR (docs/privacy.md)")
+    p.add_argument("--with-pixels", action="store_true",
+                   help="with --export-deidentified: include the review page (it shows images)")
     args = p.parse_args(argv)
+    if args.export_deidentified:
+        from triage_ray.report.export import ExportLeak, export_deidentified
+
+        try:
+            out = export_deidentified(args.run_dir, args.export_deidentified,
+                                      pixels=args.with_pixels)
+        except (ExportLeak, FileExistsError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"de-identified copy: {out}")
+        return 0
     try:
         write_reports(args.run_dir, only=tuple(args.only), sensitivity=not args.no_sensitivity,
                       recompute_sensitivity=args.recompute_sensitivity)
