@@ -57,3 +57,14 @@ def test_train_startup_times_every_phase_of_a_ray_train_run(tmp_path):
     assert sum(phases.values()) == pytest.approx(run["wall_s"], rel=1e-6)  # the phases tile fit()
     assert run["worker_seconds"]["seconds_train"] > 0 and data["plain_wall_s"] > 0
     assert re.fullmatch(r"Ray Train fit\(\) / plain loop, one epoch = \d+\.\dx \(median of 1\)", last)
+
+
+@pytest.mark.slow
+def test_real_resolution_measures_both_sizes_and_projects_epochs(tmp_path):
+    data, last = run_benchmark("real_resolution", tmp_path / "real_resolution.json")
+    assert data["benchmark"] == "real_resolution" and data["smoke"] is True
+    m = data["model"]["resnet10t"]
+    assert m["224"]["train_s_per_image"] > m["64"]["train_s_per_image"] > 0
+    hours = data["projected_hours_per_epoch"]["resnet10t"]
+    assert hours["100000"]["224"] > hours["10000"]["224"]
+    assert re.fullmatch(r"training s/image at 224 px / at 64 px \(resnet10t, CPU\) = \d+\.\dx", last)
