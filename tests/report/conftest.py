@@ -154,7 +154,15 @@ def _gate(ids: list[str], rng: np.random.Generator, refuse_all: bool = False):
         reasons = [[*r[1:], "age not stated"] if r else ["age not stated"] for r in reasons]
     check = {"false_flag_test": {"flagged": 9, "n": 1000, "rate": 0.009, "ci_low": 0.004,
                                  "ci_high": 0.017, "target": 0.01},
-             "probes": {"blank": {"n": 50, "caught": 50, "rate": 1.0}}}
+             "probes": {"blank": {"family": "broken image", "n": 50, "caught": 50, "rate": 1.0,
+                                  "ci_low": 0.93, "ci_high": 1.0},
+                        "site LUT: gamma 0.6": {"family": "realistic shift", "n": 50, "caught": 41,
+                                                "rate": 0.82, "ci_low": 0.69, "ci_high": 0.91},
+                        "children aged 2-8 (generated)": {
+                            "family": "realistic shift", "n": 50, "caught": 6, "rate": 0.12,
+                            "ci_low": 0.05, "ci_high": 0.24}},
+             "not_tested": ["lateral views (the generator draws none; they are refused by their "
+                            "view tag)"]}
     return gate_report(IntendedUse(), 64, np.asarray(ids), reasons,
                        {"modality": "implied by the nih layout (no modality tag)"}, check)
 

@@ -208,6 +208,13 @@ def test_decision_follows_the_bound_prevalence_and_gain(generated_run, tmp_path)
             assert d.alarm is None and d.headline.startswith(("Do not clear", "Do not use"))
 
 
+def test_the_memo_says_which_shifts_the_gate_was_shown_to_catch(memo):
+    _, _, text = _pdf_text(memo)
+    assert "Shown to catch (share of probe films): site LUT: gamma 0.6 82%" in text
+    assert "caught fewer than half: children aged 2-8 (generated) 12%" in text
+    assert "not tested: lateral views" in text
+
+
 def test_a_model_trained_on_generated_data_never_gets_proceed(generated_run, real_data_run,
                                                               tmp_path):
     """Numbers that would clear a pilot on a real run read 'validates the pipeline only' on a

@@ -60,7 +60,7 @@ def gate(tmp_path_factory):
     ingest_to_shards(studies, root / "shards", image_size=PX, parallel=False)
     ckpt = untrained_checkpoint(root / "checkpoint")
     return fit_gate(USE, studies, root / "shards", ckpt, root, input_px=PX, seed=0,
-                    log=lambda *_: None), ckpt
+                    generated=True, log=lambda *_: None), ckpt
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,22 @@ def test_the_feature_check_is_calibrated_and_catches_probe_images(gate):
     assert check["probes"]["blank"]["caught"] == check["probes"]["blank"]["n"]  # image checks
     assert check["probes"]["noise"]["rate"] > 0.9  # unlike any radiograph, even to an untrained net
     assert gate_model.detector.n_calibration >= 19  # enough for a 5% conformal threshold
+
+
+def test_every_realistic_shift_probe_reports_a_catch_rate_with_its_interval(gate):
+    """Another site's processing of the same films, and the generator's children: each gets a
+    measured catch rate with its interval (a low one is a result), and what no probe stands for
+    is listed as not tested."""
+    check = gate[0].check
+    shifts = {k: v for k, v in check["probes"].items() if v["family"] == "realistic shift"}
+    assert {"site LUT: gamma 0.6", "edge enhancement (unsharp mask x1.5)", "burnt-in text band",
+            "collimation (15% black border)", "children aged 2-8 (generated)"} <= set(shifts)
+    for kind, v in shifts.items():
+        assert v["n"] > 0 and 0 <= v["ci_low"] <= v["rate"] <= v["ci_high"] <= 1, kind
+        assert v["rate"] == v["caught"] / v["n"] and v["caught"] >= v["feature_check"]
+    assert any("lateral" in t for t in check["not_tested"])
+    assert all(v["family"] == "broken image" for k, v in check["probes"].items()
+               if k in ("blank", "noise"))
 
 
 def test_labelled_studies_with_no_adult_stop_the_run_before_training():

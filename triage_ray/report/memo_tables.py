@@ -121,10 +121,14 @@ def _scope_rule(run: RunArtifacts, views: str) -> tuple[str, str, str]:
         return ("**Not for lateral views, children (under 18), other body parts or other sites' "
                 "scanners.**", "Radiology IT (PACS) lead",
                 f"Not enforced by this run: every study in the pile was scored (views: {views}).")
+    sh = scope.shift_checks(run)
+    shifts = (f" Shown to catch (share of probe films): {sh['caught']}; caught fewer than half: "
+              f"{sh['missed']}; not tested: {sh['not_tested']}." if sh else "")
     return (f"**Only for: {g['rules']}.** Other sites' scanners need their own validation.",
             "Radiology IT (PACS) lead",
             f"Enforced before scoring: a study outside this is not triaged and is read as usual "
-            f"({g['n']} of {g['of']} here: {g['why']}). Other sites: not checked by the software.")
+            f"({g['n']} of {g['of']} here: {g['why']}). Other sites: not checked by the "
+            f"software.{shifts}")
 
 
 def rules_table(run: RunArtifacts) -> Table:

@@ -144,7 +144,11 @@ def _data(run: RunArtifacts) -> Bullets:
             f"check: flags {num(ff['flagged'], 0)} of {num(ff['n'], 0)} in-scope test studies "
             f"({pct(ff['rate'])}, {pct(ff['ci_low'])}-{pct(ff['ci_high'])}; target "
             f"{pct(ff['target'])}); with the image checks it catches "
-            + ", ".join(f"{k} {pct(v['rate'])}" for k, v in probes.items()) + " of probe images.")
+            + ", ".join(f"{k} {pct(v['rate'])}" + (f" ({pct(v['ci_low'])}-{pct(v['ci_high'])})"
+                                                   if is_number(v.get("ci_low")) else "")
+                        for k, v in probes.items()) + " of probe images."
+            + (f" Not tested: {'; '.join(gate['check']['not_tested'])}."
+               if gate["check"].get("not_tested") else ""))
     if is_number(d.get("bayes_ceiling_auroc")):
         items.append(f"Generated data: the generator's Bayes-optimal AUROC (ceiling) is "
                      f"{num(d['bayes_ceiling_auroc'], 3)}.")

@@ -37,6 +37,23 @@ def gate_summary(run: RunArtifacts) -> dict[str, str] | None:
             "why": why}
 
 
+def shift_checks(run: RunArtifacts) -> dict[str, str] | None:
+    """Which realistic shifts the feature check was shown to catch, which it mostly missed, and
+    which no probe stood for, in words with each catch rate (None for a run without them)."""
+    gate = run.get("pile.gate", None)
+    probes = ((gate or {}).get("check") or {}).get("probes") or {}
+    shifts = {k: v for k, v in probes.items() if v.get("family") == "realistic shift"}
+    if not shifts:
+        return None
+
+    def words(items: dict[str, dict]) -> str:
+        return ", ".join(f"{k} {pct(v['rate'], 0)}" for k, v in items.items()) or "none"
+
+    return {"caught": words({k: v for k, v in shifts.items() if (v["rate"] or 0) >= 0.5}),
+            "missed": words({k: v for k, v in shifts.items() if (v["rate"] or 0) < 0.5}),
+            "not_tested": "; ".join(gate["check"].get("not_tested", [])) or "none"}
+
+
 def refused_all(run: RunArtifacts) -> str | None:
     """Why the gate refused every pile study, in words ("age not stated for 100% of studies"), or
     None when some study was inside the intended use (or the run predates the gate)."""

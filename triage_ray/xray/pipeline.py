@@ -213,7 +213,8 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
 
     t = time.time()
     gate = fit_gate(IntendedUse.from_dict(cfg.intended_use), studies, shard_dirs[best_px],
-                    best["checkpoint_path"], run_dir, input_px=best_px, seed=cfg.seed, log=log)
+                    best["checkpoint_path"], run_dir, input_px=best_px, seed=cfg.seed,
+                    generated=cfg.source == "generated", log=log)
     timings["gate_fit_s"] = time.time() - t
 
     t = time.time()
