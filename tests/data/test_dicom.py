@@ -197,3 +197,8 @@ def test_real_rsna_headers_age_as_a_plain_number_stripped_or_unreadable(tmp_path
                                       IntendedUse(site_declares_adults=True), input_px=32)
     assert [r for r in declared[1] if r.startswith("age")] == []  # the declaration covers a gap
     assert declared[2] == reasons[2] and "declaration" in checked["age"]  # not a bad value
+
+
+def test_files_the_generator_made_are_marked_and_read_as_generated(table):
+    studies, _ = table
+    assert studies["generated"].all()  # every file write_dicom_tree makes says so in its tags

@@ -49,3 +49,11 @@ def test_a_run_from_before_the_record_gets_one_from_its_flags():
     assert not prov.training.generated and prov.pile.generated and not prov.pipeline_only
     assert Provenance.from_metrics({**old, "provenance": _prov(True, True, "panel").to_dict()
                                     }).pipeline_only
+
+
+def test_a_pile_folder_of_files_the_generator_made_is_generated():
+    prov = Provenance.of(source="generated", data_root=None, reference_source="panel",
+                         label_source="panel", pile_root="/tmp/dicom-pile", pile_layout="dicom",
+                         pile_generated=True)
+    assert prov.pile.generated and prov.banner().startswith("GENERATED DATA")
+    assert "every file made by" in prov.pile.what

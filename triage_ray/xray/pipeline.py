@@ -20,10 +20,12 @@ from triage_ray.xray.provenance import Provenance
 from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary, load_pile
 
 
-def provenance_of(cfg: XrayConfig, label_source: str) -> Provenance:
+def provenance_of(cfg: XrayConfig, label_source: str,
+                  pile_generated: bool | None = None) -> Provenance:
     return Provenance.of(source=cfg.source, data_root=cfg.data_root,
                          reference_source=cfg.reference_source, label_source=label_source,
-                         pile_root=cfg.pile_root, pile_layout=cfg.pile_source)
+                         pile_root=cfg.pile_root, pile_layout=cfg.pile_source,
+                         pile_generated=pile_generated)
 
 
 def new_run_id(cfg: XrayConfig) -> str:
@@ -164,7 +166,6 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     timings["data_s"] = time.time() - t
     log(f"labelled data: {data_info['n_studies']} studies, splits {data_info['splits']}")
     reference = build_reference(cfg, studies)
-    prov = provenance_of(cfg, reference.label_source)  # every output's banner reads this record
     ref_info = reference.to_dict(staffing_of(cfg).reads_per_day, cfg.alpha, cfg.delta)
     arith = ref_info["arithmetic"]
     if arith["too_small"]:
@@ -219,6 +220,8 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
 
     t = time.time()
     pile, truth, pile_info = load_pile(cfg, log)
+    # every output's banner reads this record (the pile's origin is known once it is read)
+    prov = provenance_of(cfg, reference.label_source, pile_info["generated"])
     pile_shards = run_dir / "shards" / "pile"
     ingest = ingest_to_shards(pile, pile_shards, image_size=best_px, overwrite=resuming)
     # committed in chunks: a run killed while scoring resumes (--resume) with what was scored

@@ -37,8 +37,11 @@ class Provenance:
 
     @classmethod
     def of(cls, *, source: str, data_root: str | None, reference_source: str,
-           label_source: str, pile_root: str | None, pile_layout: str) -> Provenance:
-        """From the run's configuration (`XrayConfig` fields, resolved reference)."""
+           label_source: str, pile_root: str | None, pile_layout: str,
+           pile_generated: bool | None = None) -> Provenance:
+        """From the run's configuration (`XrayConfig` fields, resolved reference); once the pile
+        is read, `pile_generated` says whether a --pile-root folder held only files the
+        generator marked as its own."""
         trained_on_generated = source == "generated"
         training = Origin(trained_on_generated,
                           f"{GENERATOR}, NIH layout" if trained_on_generated
@@ -46,8 +49,12 @@ class Provenance:
         # the simulated panel exists only for generated studies; any reference over generated
         # studies (written labels, a CSV) certifies generated images, whoever labelled them
         reference = Origin(reference_source == "panel" or trained_on_generated, label_source)
-        pile = (Origin(False, f"{pile_layout} export at {pile_root}") if pile_root
-                else Origin(True, f"{GENERATOR}, NIH layout"))
+        if not pile_root:
+            pile = Origin(True, f"{GENERATOR}, NIH layout")
+        elif pile_generated:
+            pile = Origin(True, f"{pile_layout} export at {pile_root}, every file made by {GENERATOR}")
+        else:
+            pile = Origin(False, f"{pile_layout} export at {pile_root}")
         return cls(training, reference, pile)
 
     @classmethod

@@ -146,6 +146,11 @@ def startup_notes(cfg: XrayConfig) -> list[str]:
              + f"; input size {sizes} px; init {', '.join(cfg.init_choices())}; pile {pile}; "
              f"reference {cfg.reference_source}"]
     if cfg.source == "generated":
+        if cfg.pile_root:
+            lines.append("WARNING: the model trains on GENERATED images but triages a real pile: "
+                         "the run tests the pipeline on your files, and no decision about "
+                         "patients follows from it. Pass --source (nih, chexpert, mimic, generic) "
+                         "and --data-root to train on your labelled studies.")
         return lines
     if not cfg.pile_root:
         lines.append("WARNING: a real source with a GENERATED pile: the worklist, throughput and "
@@ -225,7 +230,12 @@ def load_pile(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, pd.Series | None
     if cfg.pile_root:
         root = Path(cfg.pile_root)
         pile, skipped = PILE_SOURCES[cfg.pile_source](root, log)
-        return pile, None, {"root": str(root), "generated": False, "layout": cfg.pile_source,
+        # a folder of files triage-ray's own writer made (each says so in its tags) is generated
+        marked = bool(len(pile)) and bool(pile.get("generated", pd.Series(False)).all())
+        if marked:
+            log(f"pile: every file in {root} is marked as made by triage-ray's generator: the pile "
+                "is GENERATED data")
+        return pile, None, {"root": str(root), "generated": marked, "layout": cfg.pile_source,
                             "skipped": [{"path": p, "reason": r} for p, r in skipped]}
     root = generated_root(cfg, "pile", cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1)
     gen = generate_tree(root, cfg.pile_size, cfg.pile_prevalence, cfg.seed + 1, cfg, log)
