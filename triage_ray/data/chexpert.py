@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from triage_ray.data.age import normalise_sex, parse_ages
-from triage_ray.data.report import MAX_LISTED, LoadReport, attach, resolve_missing
+from triage_ray.data.report import LoadReport, attach, resolve_missing
 from triage_ray.data.schema import LABEL_UNKNOWN, STUDY_COLUMNS
 
 PATHOLOGIES: tuple[str, ...] = (
@@ -120,9 +120,7 @@ def _demographics(out: pd.DataFrame, table: pd.DataFrame, report: LoadReport) ->
     them (CheXpert's do); ages it cannot read are named in the load report, never guessed."""
     if "Age" in table:
         out["age"], bad = parse_ages(table["Age"].reset_index(drop=True))
-        if bad:
-            report.notes.append(f"Age: {len(bad)} value(s) not readable, read as unknown, e.g. "
-                                f"{bad[:MAX_LISTED]}")
+        report.note_unreadable("Age", bad)
     if "Sex" in table:
         out["sex"] = normalise_sex(table["Sex"]).to_numpy()
     return out

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from triage_ray.data.age import normalise_sex, parse_ages
-from triage_ray.data.report import MAX_LISTED, LoadReport, attach, resolve_missing
+from triage_ray.data.report import LoadReport, attach, resolve_missing
 from triage_ray.data.schema import LABEL_UNKNOWN, STUDY_COLUMNS
 
 LABEL_VALUES = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "abnormal": 1, "normal": 0}
@@ -68,9 +68,7 @@ def load_generic(csv_path: str | os.PathLike, image_root: str | os.PathLike | No
     })[list(STUDY_COLUMNS)]
     if age_col:
         out["age"], bad = parse_ages(table[age_col])
-        if bad:
-            report.notes.append(f"{age_col}: {len(bad)} value(s) not readable, read as unknown, "
-                                f"e.g. {bad[:MAX_LISTED]}")
+        report.note_unreadable(age_col, bad)
     if sex_col:
         out["sex"] = normalise_sex(table[sex_col]).to_numpy()
     no_patient = out["patient_id"].eq("")

@@ -35,6 +35,12 @@ class LoadReport:
                                  f"{len(self.skipped)} skipped + {self.excluded} excluded = {total}")
         return self
 
+    def note_unreadable(self, column: str, values: list[str]) -> None:
+        """Name the stated values of `column` that were read as unknown (kept rows, not skips)."""
+        if values:
+            self.notes.append(f"{column}: {len(values)} value(s) not readable, read as unknown, "
+                              f"e.g. {values[:MAX_LISTED]}")
+
     def summary(self) -> str:
         parts = [f"{self.source}: {self.n_in} rows in, {self.n_out} out"]
         if self.skipped:

@@ -7,8 +7,11 @@ limits; the rules of use (what it must NOT be used for, with owner and enforceme
 
 from __future__ import annotations
 
+from typing import Any
+
 from triage_ray.report.fmt import num, pct
 from triage_ray.report.run import RunArtifacts
+from triage_ray.xray.gate import SHIFT, WEAK_CATCH
 
 # Published source for the label-noise caveat (no figure from it is printed: the memo prints only
 # the run's own numbers). Majkowska et al., Radiology 2019: a radiologist panel re-read NIH
@@ -42,22 +45,26 @@ def shift_checks(run: RunArtifacts) -> dict[str, str] | None:
     which no probe stood for, in words with each catch rate (None for a run without them)."""
     gate = run.get("pile.gate", None)
     probes = ((gate or {}).get("check") or {}).get("probes") or {}
-    shifts = {k: v for k, v in probes.items() if v.get("family") == "realistic shift"}
+    shifts = {k: v for k, v in probes.items() if v.get("family") == SHIFT}
     if not shifts:
         return None
 
     def words(items: dict[str, dict]) -> str:
         return ", ".join(f"{k} {pct(v['rate'], 0)}" for k, v in items.items()) or "none"
 
-    return {"caught": words({k: v for k, v in shifts.items() if (v["rate"] or 0) >= 0.5}),
-            "missed": words({k: v for k, v in shifts.items() if (v["rate"] or 0) < 0.5}),
+    return {"caught": words({k: v for k, v in shifts.items() if (v["rate"] or 0) >= WEAK_CATCH}),
+            "missed": words({k: v for k, v in shifts.items() if (v["rate"] or 0) < WEAK_CATCH}),
             "not_tested": "; ".join(gate["check"].get("not_tested", [])) or "none"}
 
 
 def refused_all(run: RunArtifacts) -> str | None:
     """Why the gate refused every pile study, in words ("age not stated for 100% of studies"), or
     None when some study was inside the intended use (or the run predates the gate)."""
-    gate = run.get("pile.gate", None)
+    return refusal_words(run.get("pile.gate", None))
+
+
+def refusal_words(gate: dict[str, Any] | None) -> str | None:
+    """`refused_all` from the gate's report itself (summary.md renders from metrics alone)."""
     if not gate or not gate.get("nothing_in_scope"):
         return None
     return "; ".join(f"{r['reason']} for {pct(r['share'], 0)} of studies"

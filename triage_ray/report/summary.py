@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from triage_ray.report.fmt import calibrated_as, ci, pct
+from triage_ray.report.scope import refusal_words
 
 
 def _f(v: float | None, spec: str = ".3f") -> str:
@@ -26,9 +27,8 @@ def _budget_lines(plan: dict[str, Any] | None) -> list[str]:
 def _refused_lines(gate: dict[str, Any] | None) -> list[str]:
     """The plain statement a pile with nothing in scope gets, and any site declaration."""
     lines = []
-    if gate and gate.get("nothing_in_scope"):
-        why = "; ".join(f"{r['reason']} for {r['share']:.0%} of studies"
-                        for r in gate.get("top_reasons", []))
+    why = refusal_words(gate)
+    if why:
         lines.append(f"- **The model may not be used on this pile: no study is inside the "
                      f"intended use** ({why}). Every study is read as usual; nothing is triaged.")
     if gate and gate.get("declaration"):

@@ -23,6 +23,7 @@ from triage_ray.common.stats import bootstrap_weights
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.operating import ScoredSet
+from triage_ray.xray.provenance import write_parquet
 from triage_ray.xray.reference import WRITTEN
 from triage_ray.xray.results import PileSummary
 from triage_ray.xray.score import ScoredConfig, abstention_policy, simulate_scores
@@ -230,7 +231,7 @@ def score_pile(
     if n_out + len(skipped) != n_in:
         raise RuntimeError(f"pile count mismatch: {n_in} in, {n_out} scored, {len(skipped)} skipped")
     path = out_dir / "worklist.parquet"
-    write_worklist(worklist.drop(columns=[c for c in ("logit",) if c in worklist]), path, provenance)
+    write_parquet(worklist.drop(columns=[c for c in ("logit",) if c in worklist]), path, provenance)
     arrival = worklist.sort_values("arrival_index")  # the sim's FIFO baseline reads in this order
     is_abnormal = None
     if truth is not None:
@@ -248,20 +249,3 @@ def score_pile(
         policy=info["policy"], simulation=sim, gate=None if gate is None else gate[1],
     )
     return PileResult(worklist, summary)
-
-
-def write_worklist(worklist: pd.DataFrame, path: Path, provenance: dict[str, Any] | None) -> Path:
-    """worklist.parquet, with the run's provenance (banner included) in its key-value metadata."""
-    import json
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from triage_ray.xray.provenance import WORKLIST_META_KEY
-
-    table = pa.Table.from_pandas(worklist, preserve_index=False)
-    if provenance is not None:
-        meta = {**(table.schema.metadata or {}), WORKLIST_META_KEY: json.dumps(provenance).encode()}
-        table = table.replace_schema_metadata(meta)
-    pq.write_table(table, path)
-    return path

@@ -11,8 +11,13 @@ never a decision about patients.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GENERATOR = "triage-ray's generator"
 WORKLIST_META_KEY = b"triage_ray.provenance"  # Parquet key-value metadata of worklist.parquet
@@ -107,3 +112,17 @@ class Provenance:
                     "is GENERATED: its worklist, throughput and waiting times describe generated "
                     f"studies, not this site's backlog. Inputs: {inputs}")
         return f"Real data: {inputs}"
+
+
+def write_parquet(frame: pd.DataFrame, path: Path, provenance: dict[str, Any] | None) -> Path:
+    """`frame` as Parquet with the run's provenance (banner included) in its key-value metadata,
+    so a worklist says where its scores came from wherever the file travels."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if provenance is not None:
+        meta = {**(table.schema.metadata or {}), WORKLIST_META_KEY: json.dumps(provenance).encode()}
+        table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path)
+    return path
