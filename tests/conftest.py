@@ -11,13 +11,15 @@ from shell_runs import (
     REPO,
     ResumedRun,
     finished_trials,
+    kill_driver_when,
     kill_group_when,
     plain_shell_env,
+    readme_job,
     run_logged,
+    submit_logged,
     trial_footprint,
+    two_node_cluster,
 )
-
-from triage_ray.common.paths import DATA_DIR_ENV
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -42,10 +44,9 @@ def ray_local():
 
 @pytest.fixture(scope="session")
 def smoke_data_dir(tmp_path_factory):
-    """One TRIAGE_RAY_DATA_DIR for the tests that run the whole smoke sweep from a shell (the
-    killed and resumed DICOM pile run, the two-node job), as one user's cache across their runs:
-    the generated training tree and the pretrained weights are made by the first of them and read
-    by the rest, which is what the cache is for. Each run still writes its own reports."""
+    """One TRIAGE_RAY_DATA_DIR for the shell runs that use the default generated training data,
+    as one user's cache across their runs: the generated tree and the pretrained weights are made
+    by the first and read by the rest, which is what the cache is for."""
     return tmp_path_factory.mktemp("smoke-data")
 
 
@@ -56,39 +57,43 @@ def kill_when():
 
 
 @pytest.fixture(scope="session")
-def resumed_dicom_run(tmp_path_factory, smoke_data_dir) -> ResumedRun:
-    """The README's local smoke run on a generated PACS-style DICOM export (made with the
-    project's CLI), from a plain shell: SIGKILLed with the Ray it started once three of its four
-    trials are scored, then continued with `sweeps/xray.py --resume <run dir>`. One run serves the
-    DICOM pile checks, the review page in Chromium and the driver-kill resume check
-    (tests/test_dicom_pile_run.py, tests/test_job_submit.py)."""
-    base = tmp_path_factory.mktemp("dicom-run")
-    env = {**plain_shell_env(), DATA_DIR_ENV: str(smoke_data_dir)}
-    export, reports = base / "pacs-export", base / "reports"
+def dicom_job(tmp_path_factory, smoke_data_dir) -> ResumedRun:
+    """The README's full smoke sweep on a generated PACS-style DICOM export (made with the
+    project's CLI), submitted from a plain shell with `ray job submit` to a two-node cluster
+    started the README's way; its driver SIGKILLed once three of its four trials are scored, then
+    the run continued by a second job, `sweeps/xray.py --resume <run dir>`. One run serves the
+    two-node, driver-kill, DICOM pile and review-page checks (tests/test_job_submit.py,
+    tests/test_dicom_pile_run.py). The cluster is stopped before the tests read the run."""
+    base = tmp_path_factory.mktemp("dicom-job")
+    export, reports = base / "pacs-export", base / "shared" / "reports"  # shared: both nodes' disk
     run_logged([str(BIN / "python"), "-m", "triage_ray.data.synth.dicom", "--n", "240", "--size",
-                "64", "--out", str(export), "--out-of-scope", "--broken"], base / "export.log", env,
-               600)
-    cmd = [str(BIN / "python"), "sweeps/xray.py", "--smoke", "--pile-source", "dicom",
-           "--pile-root", str(export), "--reports-dir", str(reports), *PLACEMENT]
+                "64", "--out", str(export), "--out-of-scope", "--broken"], base / "export.log",
+               plain_shell_env(), 600)
+    args = ["--smoke", "--pile-source", "dicom", "--pile-root", str(export), "--reports-dir",
+            str(reports), *PLACEMENT]
 
     def three_scored() -> bool:
         tune_dirs = list(reports.glob("*/tune"))
         return bool(tune_dirs) and len(finished_trials(tune_dirs[0])) >= 3
 
-    log = base / "sweep.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    kill_group_when(proc, three_scored, timeout_s=900, poll_s=0.5, what="three scored trials",
-                    log=log)
-    (run_dir,) = list(reports.iterdir())
-    assert not (run_dir / "metrics.json").exists()  # killed mid-sweep, not after
-    before = {name: trial_footprint(run_dir, d) for name, d in
-              finished_trials(run_dir / "tune").items()}
-    resume_log = base / "resume.log"
-    run_logged([str(BIN / "python"), "sweeps/xray.py", "--resume", str(run_dir)], resume_log, env,
-               1200)
-    return ResumedRun(run_dir, export, pd.read_csv(export / "manifest.csv"), before, resume_log)
+    job_log, resume_log = base / "job.log", base / "resume.log"
+    with two_node_cluster(tmp_path_factory.mktemp("node2")) as cluster:
+        client = submit_logged(readme_job(cluster.address, smoke_data_dir, args), cluster.env,
+                               job_log)
+        kill_driver_when(str(reports), three_scored, client, timeout_s=900, log=job_log)
+        (run_dir,) = list(reports.iterdir())
+        assert not (run_dir / "metrics.json").exists()  # killed mid-sweep, not after
+        before = {name: trial_footprint(run_dir, d) for name, d in
+                  finished_trials(run_dir / "tune").items()}
+        resumed = subprocess.run(readme_job(cluster.address, smoke_data_dir,
+                                            ["--resume", str(run_dir)]),
+                                 env=cluster.env, cwd=REPO, stdout=resume_log.open("w"),
+                                 stderr=subprocess.STDOUT, timeout=1200, check=False)
+        text = resume_log.read_text()
+        assert resumed.returncode == 0 and "succeeded" in text, text[-4000:]
+        head_id, worker_id = cluster.head_id, cluster.worker_id
+    return ResumedRun(run_dir, export, pd.read_csv(export / "manifest.csv"), before, job_log,
+                      resume_log, head_id, worker_id)
 
 
 @pytest.fixture(scope="session")

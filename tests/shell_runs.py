@@ -1,10 +1,11 @@
 """What the shell-run tests share: a user's plain shell, process groups stopped by signal, a
 two-node Ray on this machine, and reading a sweep's trials off disk.
 
-The X-ray smoke pipeline costs minutes per run on 2 cores, so the suite runs it twice, not once
-per test: a local run (DICOM pile) killed mid-sweep and resumed, and the README's `ray job submit`
-to two nodes (tests/conftest.py, tests/test_job_submit.py). Every end-to-end assertion reads one
-of those two run directories.
+The X-ray smoke pipeline costs minutes per run on 2 cores, so the suite runs the full smoke once
+from a shell, not once per test: the README's `ray job submit` to two nodes with a DICOM pile,
+its driver killed mid-sweep and the run resumed with a second job (tests/conftest.py
+`dicom_job`). The DICOM, two-node, driver-kill and review-page assertions all read that one run
+directory. The fast tier's quick study (tests/xray/test_quick_study.py) covers a generated pile.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +33,7 @@ NODE_LISTENERS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "m
                   "runtime-env-agent-port", "node-manager-port", "object-manager-port")
 # The README's two-node command (section "On a Ray cluster"). Each node has 2 CPUs; a trial driver
 # takes 1 and its Train worker 1.5, so the two never share a node: every trial's checkpoints cross
-# between nodes through the shared storage. The local killed run uses it too, so that its trials
-# are the job's (same settings, same seeds) and the two can be compared.
+# between nodes through the shared storage.
 PLACEMENT = ["--set", "cpus_per_trial=1", "cpus_per_worker=1.5"]
 
 
@@ -157,12 +159,113 @@ def trial_footprint(run_dir: Path, trial_dir: Path) -> dict:
 
 @dataclass
 class ResumedRun:
-    """The local smoke run with a DICOM pile, killed once three of four trials were scored and
-    resumed with `--resume`: its run directory, the export it scored, the export's manifest, and
-    each trial scored before the kill with its footprint then."""
+    """The smoke sweep with a DICOM pile, submitted as a job to two nodes, its driver SIGKILLed
+    once three of four trials were scored and the run resumed by a second job (`--resume`): its
+    run directory, the export it scored and the export's manifest, each trial scored before the
+    kill with its footprint then, both jobs' logs, and the cluster's two node ids."""
 
     run_dir: Path
     export: Path
     manifest: pd.DataFrame
     scored_before_kill: dict[str, dict]
+    job_log: Path
     resume_log: Path
+    head_id: str
+    worker_id: str
+
+
+def _forget_head(gcs_port: int) -> None:
+    """A head stopped by signal leaves Ray's "current cluster" file naming it; a later bare
+    `ray.init()` on this machine would try to join the dead head. Remove the file if it is ours."""
+    from triage_ray.common.ray_session import CLUSTER_POINTER
+
+    if CLUSTER_POINTER.exists() and CLUSTER_POINTER.read_text().strip().endswith(f":{gcs_port}"):
+        CLUSTER_POINTER.unlink()
+
+
+@contextmanager
+def two_node_cluster(node2_tmp: Path) -> Iterator[Cluster]:
+    """A head and a second node on this machine, 2 CPUs each, started the README's way from a plain
+    shell and stopped by signal on exit. The second node keeps its own Ray temp folder
+    (`node2_tmp`), as a separate machine would (sharing the head's also races on unpacking the
+    job's working directory: measured, the job then fails to import the package)."""
+    env = plain_shell_env()
+    gcs, dash = free_port(), free_port()
+    head_flags = [f"--port={gcs}", "--num-cpus=2", "--include-dashboard=true",
+                  f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
+                  *listener_flags(*NODE_LISTENERS, "ray-client-server-port"), "--block"]
+    head = start_group(["make", "-s", "ray-head", f"RAY_HEAD_ARGS={' '.join(head_flags)}"], env)
+    address = f"http://127.0.0.1:{dash}"
+    worker = None
+    try:
+        wait_for(lambda: len(alive_nodes(address, env)) == 1, "the head node", head)
+        worker_flags = ["--num-cpus=2", f"--temp-dir={node2_tmp}",
+                        *listener_flags(*NODE_LISTENERS), "--block"]
+        worker = start_group(["make", "-s", "ray-worker", f"RAY_HEAD=127.0.0.1:{gcs}",
+                              f"RAY_WORKER_ARGS={' '.join(worker_flags)}"], env)
+        wait_for(lambda: len(alive_nodes(address, env)) == 2, "the second node", worker)
+        nodes = alive_nodes(address, env)
+        yield Cluster(address, env, next(n["node_id"] for n in nodes if n["is_head_node"]),
+                      next(n["node_id"] for n in nodes if not n["is_head_node"]))
+    finally:
+        for proc in (worker, head):
+            if proc is not None:
+                stop_group(proc)
+        _forget_head(gcs)
+
+
+def readme_job(address: str, data: Path, script_args: list[str]) -> list[str]:
+    """The README's `ray job submit` of `sweeps/xray.py`, the data cache given as an env var."""
+    env_json = json.dumps({"env_vars": {DATA_DIR_ENV: str(data)}})
+    return [str(BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO),
+            "--runtime-env-json", env_json, "--", "python", "sweeps/xray.py", *script_args]
+
+
+def submit_logged(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`ray job submit` in the background, its output (the job's log, tailed) in `log`; resubmits
+    while the head's job agent is not up yet (it starts a little after its HTTP server answers)."""
+    for _ in range(30):
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while proc.poll() is None and "Job '" not in log.read_text():
+            time.sleep(0.5)
+        if "No available agent" not in log.read_text():
+            return proc
+        proc.wait(30)
+        time.sleep(3)
+    pytest.fail(f"the head's job agent never came up: {log.read_text()[-2000:]}")
+
+
+def driver_pids(marker: str) -> list[int]:
+    """This machine's processes whose command line holds `marker` (a job's driver, started by
+    Ray's job supervisor through a shell: both the shell and the Python under it)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # exited while we looked
+            continue
+        if marker in cmdline and "sweeps/xray.py" in cmdline and " job submit " not in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def kill_driver_when(marker: str, ready, client: subprocess.Popen, *, timeout_s: float,
+                     log: Path) -> None:
+    """SIGKILL a job's driver (found by `marker` in its command line) as soon as `ready()` holds;
+    fail if the job ends or the time runs out first. The cluster stays up, as it would when a
+    driver dies on a real one."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and client.poll() is None:
+        if ready():
+            pids = driver_pids(marker)
+            assert pids, "the job's driver process was not found"
+            for pid in pids:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            client.wait(120)  # `ray job submit` returns once the job is marked failed
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the job ended or {timeout_s} s passed before the kill: {log.read_text()[-3000:]}")

@@ -1,7 +1,8 @@
 """A pile given as DICOM, end to end, the way a user runs it: generate a PACS-style export with the
 project's CLI, then `python sweeps/xray.py --smoke --pile-source dicom --pile-root DIR` from a plain
-shell (killed mid-sweep and resumed: the `resumed_dicom_run` fixture in conftest.py). Ingest, gate,
-scoring, worklist, memo and the review page (rendered in headless Chromium)."""
+shell (the `ray job submit` to two nodes, killed mid-sweep and resumed: the `dicom_job` fixture in
+conftest.py). Ingest, gate, scoring, worklist, memo and the review page (rendered in headless
+Chromium)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ PROBES = {"lateral view": "view LATERAL", "child": "age 7", "non-chest body part
 
 
 @pytest.fixture(scope="module")
-def dicom_run(resumed_dicom_run) -> tuple[Path, Path, pd.DataFrame]:
-    r = resumed_dicom_run
+def dicom_run(dicom_job) -> tuple[Path, Path, pd.DataFrame]:
+    r = dicom_job
     return r.run_dir, r.export, r.manifest
 
 

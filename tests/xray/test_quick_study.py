@@ -2,8 +2,9 @@
 one trial from scratch at one input size, in this session's Ray. Every stage runs: data, shards,
 the sweep (one Tune trial driving a TorchTrainer), calibration, the operating-point stage, the
 gate, the pile, the learning curve, the bootstrap, the brief and every report. The full smoke
-(four trials, two backbones, two sizes, pretraining) runs from a shell in the slow tier
-(tests/conftest.py `resumed_dicom_run`, tests/test_job_submit.py)."""
+(four trials, two backbones, two sizes, pretraining) runs from a shell in the slow tier, with a
+DICOM pile (tests/conftest.py `dicom_job`): this is the suite's run on a generated pile, whose
+truth the run is scored against."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
     assert trial["status"] == "done" and trial["init"] == "scratch" and metrics["pretrain"] is None
     worklist = pd.read_parquet(run_dir / "worklist.parquet")
     assert len(worklist) == config["pile_size"] == metrics["pile"]["n_scored"]
+    assert metrics["model_vs_truth"]["pile"]["n"] == config["pile_size"]
     assert worklist["study_id"].is_unique
     assert [p["n_train"] for p in metrics["learning_curve"]["points"]] == [150]
     for name in ("memo.pdf", "memo.md", "model_card.md", "dashboard.html", "review.html",
