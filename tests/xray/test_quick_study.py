@@ -19,7 +19,8 @@ from triage_ray.common.paths import DATA_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = ["n_trials=1", 'backbones=["resnet10t"]', "image_sizes=null", 'inits=["scratch"]',
-         "learning_curve_sizes=[150]", "pile_size=600"]
+         "learning_curve_sizes=[150]", "pile_size=300", "op_alphas=[0.05]",
+         "op_aging_caps_days=[null]"]
 
 pytestmark = pytest.mark.ray
 
