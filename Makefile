@@ -44,7 +44,7 @@ browser:
 # Everything (what CI runs: bash .ci/run). docs/testing.md: what each tier holds and what it costs.
 test: setup browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --durations=30 tests
+	$(BIN)/python -m pytest -q --durations=50 tests
 
 # The fast tier: every module's unit tests and one end-to-end study (the X-ray smoke with one
 # trial), without the tests marked `slow` (shell runs, the two-node job, kills, Train runs).
