@@ -1,14 +1,25 @@
 """Shared fixtures: one real local Ray cluster per test session, started only by tests that ask."""
 
 import os
-from functools import partial
-from pathlib import Path
+import subprocess
 
 import pandas as pd
 import pytest
-import smoke_runs
-from background import BackgroundLane
-from shell_runs import ResumedRun, kill_group_when
+from shell_runs import (
+    BIN,
+    PLACEMENT,
+    REPO,
+    ResumedRun,
+    finished_trials,
+    kill_driver_when,
+    kill_group_when,
+    plain_shell_env,
+    readme_job,
+    run_logged,
+    submit_logged,
+    trial_footprint,
+    two_node_cluster,
+)
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -45,53 +56,44 @@ def kill_when():
     return kill_group_when
 
 
-# the runs the background lane can start, longest first, with the fixture that reads each
-BACKGROUND_RUNS = ("dicom_job", "real_run", "quick_run")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def background(request, tmp_path_factory, smoke_data_dir) -> BackgroundLane:
-    """Starts, at the session's first test, every shell run (tests/smoke_runs.py) that a selected
-    test reads, one after another in a background lane; the fixtures below wait for them."""
-    wanted = {name for item in request.session.items for name in item.fixturenames
-              if name in BACKGROUND_RUNS}
-    lane = BackgroundLane()
-    for name in (n for n in BACKGROUND_RUNS if n in wanted):
-        lane.submit(name, _run_of(name, tmp_path_factory, smoke_data_dir))
-    yield lane
-    lane.close()
-
-
-def _run_of(name: str, tmp_path_factory, smoke_data_dir):
-    """The named run with its folders made now (in the test process's thread)."""
-    if name == "dicom_job":
-        base, node2 = tmp_path_factory.mktemp("dicom-job"), tmp_path_factory.mktemp("node2")
-        return partial(smoke_runs.dicom_job_run, base, node2, smoke_data_dir)
-    if name == "real_run":
-        return partial(smoke_runs.real_layout_run, tmp_path_factory.mktemp("real-layouts"))
-    return partial(smoke_runs.quick_study_run, tmp_path_factory.mktemp("quick-study"))
-
-
 @pytest.fixture(scope="session")
-def dicom_job(background, tmp_path_factory, smoke_data_dir) -> ResumedRun:
-    """`smoke_runs.dicom_job_run`: one run serves the two-node, driver-kill, DICOM pile and
-    review-page checks (tests/test_job_submit.py, tests/test_dicom_pile_run.py)."""
-    return background.result(
-        "dicom_job", lambda: _run_of("dicom_job", tmp_path_factory, smoke_data_dir)())
+def dicom_job(tmp_path_factory, smoke_data_dir) -> ResumedRun:
+    """The README's full smoke sweep on a generated PACS-style DICOM export (made with the
+    project's CLI), submitted from a plain shell with `ray job submit` to a two-node cluster
+    started the README's way; its driver SIGKILLed once three of its four trials are scored, then
+    the run continued by a second job, `sweeps/xray.py --resume <run dir>`. One run serves the
+    two-node, driver-kill, DICOM pile and review-page checks (tests/test_job_submit.py,
+    tests/test_dicom_pile_run.py). The cluster is stopped before the tests read the run."""
+    base = tmp_path_factory.mktemp("dicom-job")
+    export, reports = base / "pacs-export", base / "shared" / "reports"  # shared: both nodes' disk
+    run_logged([str(BIN / "python"), "-m", "triage_ray.data.synth.dicom", "--n", "240", "--size",
+                "64", "--out", str(export), "--out-of-scope", "--broken"], base / "export.log",
+               plain_shell_env(), 600)
+    args = ["--smoke", "--pile-source", "dicom", "--pile-root", str(export), "--reports-dir",
+            str(reports), *PLACEMENT]
 
+    def three_scored() -> bool:
+        tune_dirs = list(reports.glob("*/tune"))
+        return bool(tune_dirs) and len(finished_trials(tune_dirs[0])) >= 3
 
-@pytest.fixture(scope="session")
-def real_run(background, tmp_path_factory, smoke_data_dir) -> tuple[Path, Path, pd.DataFrame]:
-    """`smoke_runs.real_layout_run` (tests/test_real_layout_run.py)."""
-    return background.result(
-        "real_run", lambda: _run_of("real_run", tmp_path_factory, smoke_data_dir)())
-
-
-@pytest.fixture(scope="session")
-def quick_run(background, tmp_path_factory, smoke_data_dir) -> Path:
-    """`smoke_runs.quick_study_run` (tests/xray/test_quick_study.py, the fast tier)."""
-    return background.result(
-        "quick_run", lambda: _run_of("quick_run", tmp_path_factory, smoke_data_dir)())
+    job_log, resume_log = base / "job.log", base / "resume.log"
+    with two_node_cluster(tmp_path_factory.mktemp("node2")) as cluster:
+        client = submit_logged(readme_job(cluster.address, smoke_data_dir, args), cluster.env,
+                               job_log)
+        kill_driver_when(str(reports), three_scored, client, timeout_s=900, log=job_log)
+        (run_dir,) = list(reports.iterdir())
+        assert not (run_dir / "metrics.json").exists()  # killed mid-sweep, not after
+        before = {name: trial_footprint(run_dir, d) for name, d in
+                  finished_trials(run_dir / "tune").items()}
+        resumed = subprocess.run(readme_job(cluster.address, smoke_data_dir,
+                                            ["--resume", str(run_dir)]),
+                                 env=cluster.env, cwd=REPO, stdout=resume_log.open("w"),
+                                 stderr=subprocess.STDOUT, timeout=1200, check=False)
+        text = resume_log.read_text()
+        assert resumed.returncode == 0 and "succeeded" in text, text[-4000:]
+        head_id, worker_id = cluster.head_id, cluster.worker_id
+    return ResumedRun(run_dir, export, pd.read_csv(export / "manifest.csv"), before, job_log,
+                      resume_log, head_id, worker_id)
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,6 @@ rows: Sex, Age, views, blank/1/0/-1 labels) to train on and a PACS export carryi
 challenge's real DICOM headers (PatientAge "43") as the pile, from a plain shell with the README's
 command. Identifiers planted in the export's DICOM tags must reach no file of the run and no log.
 
-The run itself is `smoke_runs.real_layout_run`, started by the session's background lane (the
-`real_run` fixture in conftest.py).
-
 Before the fix this run crashed after the sweep: CheXpert's Sex and Age were not read, the gate
 found no adult among the labelled studies and the feature check had nothing to fit on; and every
 plain-number age in the pile read as "not stated"."""
@@ -14,13 +11,39 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from shell_runs import BIN, REPO, plain_shell_env
-from smoke_runs import SENTINELS
+from real_layouts import write_chexpert_tree, write_rsna_pile
+from shell_runs import BIN, REPO, plain_shell_env, run_logged
+
+from triage_ray.common.paths import DATA_DIR_ENV
+
+# identifiers a PACS export carries that no output may repeat (each unlikely anywhere by chance)
+SENTINELS = {"PatientName": "Zyxwv^Sentinel^Q", "PatientBirthDate": "18991231",
+             "InstitutionName": "Sentinel Qvist General", "AccessionNumber": "ACCQ7X9SENT",
+             "ReferringPhysicianName": "Refz^Sentinel"}
+QUICK = ["n_trials=1", 'backbones=["resnet10t"]', "image_sizes=null", "learning_curve_sizes=[150]",
+         # ~90 calibration studies: a 1% false-flag threshold needs 99 (the run says so); 5% needs 19
+         'intended_use={"ood_false_flag_rate": 0.05}']
 
 pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+    base = tmp_path_factory.mktemp("real-layouts")
+    root = write_chexpert_tree(base / "chexpert", 1200, 64)
+    pile = base / "pacs"
+    headers = write_rsna_pile(pile, n_adults=60, size=80, extra=SENTINELS)
+    log = base / "run.log"
+    env = {**plain_shell_env(), DATA_DIR_ENV: str(base / "data")}
+    run_logged([str(BIN / "python"), "sweeps/xray.py", "--smoke", "--source", "chexpert",
+                "--data-root", str(root), "--pile-root", str(pile), "--pile-source", "dicom",
+                "--reports-dir", str(base / "reports"), "--set", *QUICK], log, env, 1500)
+    (run_dir,) = list((base / "reports").iterdir())
+    return run_dir, log, headers
 
 
 def test_chexpert_trains_gates_and_triages_a_real_header_pile(real_run):

@@ -1,22 +1,36 @@
 """The X-ray study end to end in the fast tier (`make test-fast`): `sweeps/xray.py --smoke` with
-one trial from scratch at one input size (`smoke_runs.QUICK_SETTINGS`), from a plain shell, started
-by the session's background lane so that it runs while the unit tests do (the `quick_run` fixture
-in conftest.py). Every stage runs: data, shards, the sweep (one Tune trial driving a
-TorchTrainer), calibration, the operating-point stage, the gate, the pile, the learning curve, the
-bootstrap, the brief and every report. The full smoke (four trials, two backbones, two sizes,
-pretraining) runs as a job on two nodes in the slow tier, with a DICOM pile (tests/conftest.py
-`dicom_job`): this is the suite's run on a generated pile, whose truth the run is scored
-against."""
+one trial from scratch at one input size, in this session's Ray. Every stage runs: data, shards,
+the sweep (one Tune trial driving a TorchTrainer), calibration, the operating-point stage, the
+gate, the pile, the learning curve, the bootstrap, the brief and every report. The full smoke
+(four trials, two backbones, two sizes, pretraining) runs from a shell in the slow tier, with a
+DICOM pile (tests/conftest.py `dicom_job`): this is the suite's run on a generated pile, whose
+truth the run is scored against."""
 
 from __future__ import annotations
 
 import json
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
 
 import pandas as pd
+import pytest
+
+from triage_ray.common.paths import DATA_DIR_ENV
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = ["n_trials=1", 'backbones=["resnet10t"]', "image_sizes=null", 'inits=["scratch"]',
+         "learning_curve_sizes=[150]", "pile_size=300", "op_alphas=[0.05]",
+         "op_aging_caps_days=[null]"]
+
+pytestmark = pytest.mark.ray
 
 
-def test_the_quick_study_writes_every_output(quick_run):
-    run_dir = quick_run
+def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
+    spec = spec_from_file_location("xray_sweep_quick", REPO / "sweeps" / "xray.py")
+    script = module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run_dir = script.main(["--smoke", "--reports-dir", str(tmp_path / "reports"), "--set", *QUICK])
 
     config = json.loads((run_dir / "config.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
