@@ -85,10 +85,11 @@ def dicom_job(tmp_path_factory, smoke_data_dir) -> ResumedRun:
         assert not (run_dir / "metrics.json").exists()  # killed mid-sweep, not after
         before = {name: trial_footprint(run_dir, d) for name, d in
                   finished_trials(run_dir / "tune").items()}
-        resumed = subprocess.run(readme_job(cluster.address, smoke_data_dir,
-                                            ["--resume", str(run_dir)]),
-                                 env=cluster.env, cwd=REPO, stdout=resume_log.open("w"),
-                                 stderr=subprocess.STDOUT, timeout=1200, check=False)
+        with resume_log.open("w") as out:  # closed before the log is read
+            resumed = subprocess.run(readme_job(cluster.address, smoke_data_dir,
+                                                ["--resume", str(run_dir)]),
+                                     env=cluster.env, cwd=REPO, stdout=out,
+                                     stderr=subprocess.STDOUT, timeout=1200, check=False)
         text = resume_log.read_text()
         assert resumed.returncode == 0 and "succeeded" in text, text[-4000:]
         head_id, worker_id = cluster.head_id, cluster.worker_id

@@ -22,6 +22,11 @@ from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.search import SEARCHES, VAL_METRIC
 
 
+def trial_number(trial_dir: Path) -> int:
+    """Tune's running number of a trial (1 for the first suggested), from its folder name."""
+    return int(re.match(r"xray_trial_[0-9a-f]+_(\d+)_", trial_dir.name).group(1))
+
+
 def searcher_replay(run_dir: Path) -> dict[int, dict]:
     """What an uninterrupted sweep would have tried: the run's own search plan (seeded Optuna),
     asked for each trial in turn and told each trial's final result from the run's records.
@@ -33,8 +38,7 @@ def searcher_replay(run_dir: Path) -> dict[int, dict]:
     search.set_search_properties(VAL_METRIC, "max", plan.param_space)
     finals = {}
     for result in (run_dir / "tune").glob("*/result.json"):
-        number = int(re.match(r"xray_trial_[0-9a-f]+_(\d+)_", result.parent.name).group(1))
-        finals[number] = json.loads(result.read_text().splitlines()[-1])
+        finals[trial_number(result.parent)] = json.loads(result.read_text().splitlines()[-1])
     proposed = {}
     for number in sorted(finals):
         proposed[number] = search.suggest(f"replay-{number}")
@@ -114,8 +118,7 @@ def test_sweep_driver_killed_mid_sweep_resumes_with_every_trial_once(dicom_job):
     chosen = ("backbone", "lr", "augment", "init", "image_size")
     ran = {}
     for result in (run_dir / "tune").glob("*/result.json"):
-        number = int(re.match(r"xray_trial_[0-9a-f]+_(\d+)_", result.parent.name).group(1))
-        ran[number] = json.loads(result.read_text().splitlines()[0])["config"]
+        ran[trial_number(result.parent)] = json.loads(result.read_text().splitlines()[0])["config"]
     proposed = searcher_replay(run_dir)
     assert sorted(ran) == sorted(proposed) == [1, 2, 3, 4]
     for number, config in ran.items():
