@@ -75,13 +75,16 @@ def write_mimic_tree(root: Path, n_studies: int, size: int, *, patients: bool = 
     lateral too; labels per study from CheXpert's real rows; gzipped CSVs as PhysioNet ships."""
     cx = chexpert_table()
     rng = np.random.default_rng(5)
-    meta, label_rows, split_rows = [], [], []
+    meta, label_rows, negbio_rows, split_rows = [], [], [], []
     for k in range(n_studies):
         subject = str(10000032 + 7 * (k // 2))
         study = str(50000000 + 13 * k)
         cells = cx.iloc[k]
         label_rows.append({"subject_id": subject, "study_id": study, "No Finding": cells["No Finding"],
                            **{c: cells[c] for c in (*PATHOLOGIES, "Support Devices")}})
+        other = cx.iloc[n_studies + k]  # NegBio's table: other real rows, so the labellers differ
+        negbio_rows.append({"subject_id": subject, "study_id": study, "No Finding": other["No Finding"],
+                            **{c: other[c] for c in (*PATHOLOGIES, "Support Devices")}})
         views = ["PA" if rng.random() < 0.6 else "AP"] + (["LATERAL"] if k % 3 == 0 else [])
         for j, view in enumerate(views):
             dicom = f"{k:08x}-{j:08x}-5e1d0a3c-9b7f2e41-{k * 31 + j:08x}"
@@ -103,6 +106,7 @@ def write_mimic_tree(root: Path, n_studies: int, size: int, *, patients: bool = 
     pd.DataFrame(meta, columns=list(MIMIC_METADATA_COLUMNS)).to_csv(
         root / "mimic-cxr-2.0.0-metadata.csv.gz", index=False)
     pd.DataFrame(label_rows).to_csv(root / "mimic-cxr-2.0.0-chexpert.csv.gz", index=False)
+    pd.DataFrame(negbio_rows).to_csv(root / "mimic-cxr-2.0.0-negbio.csv.gz", index=False)
     pd.DataFrame(split_rows).to_csv(root / "mimic-cxr-2.0.0-split.csv.gz", index=False)
     if patients:
         subjects = sorted({m["subject_id"] for m in meta})

@@ -104,3 +104,33 @@ def test_the_run_exports_a_copy_without_its_patients_ids(real_run, tmp_path):
     for pid in headers["PatientID"]:  # the export's UUID patient ids (also its file names)
         assert pid.encode() not in text
     assert not (out / "review.html").exists() and (out / "memo.pdf").is_file()
+
+
+def test_a_new_pile_is_triaged_with_the_runs_model_without_training(real_run, tmp_path):
+    """What a site does every week once it accepts a model: the run's model, calibrator,
+    thresholds and gate triage a pile from a shell, no training. On the run's own export that
+    must reproduce the run's worklist study for study, and no identifier may reach its outputs."""
+    run_dir, _, headers = real_run
+    pile_root = json.loads((run_dir / "config.json").read_text())["pile_root"]
+    out, log = tmp_path / "this-week", tmp_path / "pile.log"
+    run_logged([str(BIN / "python"), "sweeps/score_pile.py", "--run", str(run_dir),
+                "--pile-root", pile_root, "--pile-source", "dicom", "--out", str(out)],
+               log, plain_shell_env(), 600)
+    text = log.read_text()
+    assert text.index("no training") < text.index("Started a local Ray instance")
+    cols = ["study_id", "patient_id", "bucket_name", "read_rank", "gate_reason"]
+    before, now = (pd.read_parquet(d / "worklist.parquet") for d in (run_dir, out))
+    assert len(now) == len(headers)
+    pd.testing.assert_frame_equal(now[cols].reset_index(drop=True),
+                                  before[cols].reset_index(drop=True))
+    assert now["p_calibrated"].to_numpy() == pytest.approx(before["p_calibrated"].to_numpy(),
+                                                           abs=1e-6)
+    record = json.loads((out / "pile.json").read_text())
+    assert record["source_run"] == run_dir.name and record["data_note"].startswith("Real data")
+    assert record["pile"]["n_studies"] == record["pile"]["n_scored"] == len(headers)
+    summary = (out / "summary.md").read_text()
+    assert "Real data: training data real (chexpert at" in summary and "No training ran" in summary
+    for path in [p for p in out.rglob("*") if p.is_file()] + [log]:
+        data = path.read_bytes()
+        for tag, value in SENTINELS.items():
+            assert value.encode() not in data, f"{tag} reached {path}"

@@ -54,3 +54,21 @@ def test_each_layout_loads_splits_passes_the_age_rule_and_ingests(source, reques
     assert n_in >= len(studies) // 2  # adults with stated frontal views
     report = ingest_to_shards(studies, tmp_path / "shards", image_size=32, parallel=False)
     assert report.n_out == len(studies) and not report.skipped
+
+
+def test_mimic_labeller_and_uncertain_policy_are_chosen_from_the_config(mimic_root):
+    """MIMIC-CXR ships two labellers' tables; the config picks one (and CheXpert's -1 policy),
+    and the run's data report says which was read."""
+    def load(**kw):
+        cfg = XrayConfig.from_dict({"source": "mimic", "data_root": str(mimic_root), **kw})
+        return prepare_labelled(cfg, lambda _: None)
+
+    chexpert, info = load()
+    negbio, negbio_info = load(mimic_labeler="negbio")
+    ones, _ = load(mimic_labeler="negbio", uncertain_labels="ones")
+    assert (info["labeler"], negbio_info["labeler"]) == ("chexpert", "negbio")
+    both = chexpert.merge(negbio, on="study_id", suffixes=("_c", "_n"))
+    assert (both["label_c"] != both["label_n"]).any()  # the other table was read
+    assert len(ones) >= len(negbio)  # "ones" keeps the studies "ignore" drops on a -1
+    with pytest.raises(ValueError, match="mimic_labeler must be one of"):
+        XrayConfig.from_dict({"mimic_labeler": "radgraph"})

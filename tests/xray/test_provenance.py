@@ -57,3 +57,15 @@ def test_a_pile_folder_of_files_the_generator_made_is_generated():
                          pile_generated=True)
     assert prov.pile.generated and prov.banner().startswith("GENERATED DATA")
     assert "every file made by" in prov.pile.what
+
+
+def test_an_unread_pile_folder_is_called_neither_real_nor_generated():
+    """At a run's start a --pile-root folder is unread: it may hold only the generator's files."""
+    prov = Provenance.of(source="generated", data_root=None, reference_source="panel",
+                         label_source="panel", pile_root="/p", pile_layout="dicom")
+    opening = prov.opening(pile_read=False)
+    assert opening.startswith("Inputs: training data GENERATED") and "decided when it is read" in opening
+    assert "real studies" not in opening and prov.opening(pile_read=True) == prov.banner()
+    own = Provenance.of(source="generated", data_root=None, reference_source="panel",
+                        label_source="panel", pile_root=None, pile_layout="nih")
+    assert own.opening(pile_read=False) == own.banner()  # the generated pile is known at start

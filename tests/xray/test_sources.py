@@ -65,4 +65,4 @@ def test_a_real_source_says_what_it_will_do_and_names_the_flags(tmp_path):
                    "reference csv"]
     assert len(startup_notes(XrayConfig())) == 1  # the generated default: nothing to warn about
     mixed = startup_notes(XrayConfig.from_dict({"pile_root": "/p", "pile_source": "dicom"}))
-    assert "trains on GENERATED images but triages a real pile" in mixed[1]
+    assert "trains on GENERATED images but triages the files at /p (a real pile unless" in mixed[1]

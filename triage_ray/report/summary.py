@@ -39,7 +39,7 @@ def _refused_lines(gate: dict[str, Any] | None) -> list[str]:
 def render_summary(metrics: dict[str, Any]) -> str:
     cal, ab, sim, pile = (metrics[k] for k in ("calibration", "abstention", "simulation", "pile"))
     best = metrics["best"]
-    sm, pm = sim["metrics"], pile["simulation"]["metrics"]
+    sm = sim["metrics"]
     lines = [
         f"# X-ray triage run {metrics['run_id']}",
         "",
@@ -70,6 +70,20 @@ def render_summary(metrics: dict[str, Any]) -> str:
         f"- Days to clear: {ci(sm['days_to_clear'], 1)} vs {ci(sm['days_to_clear_no_ai'], 1)} "
         f"without the model",
         "",
+    ]
+    lines += pile_lines(pile)
+    lines += _reference_and_brief(metrics)
+    lines += truth_lines(metrics.get("model_vs_truth"))
+    lines += representativeness_lines(metrics["data"].get("representativeness"),
+                                      pile.get("covariates"))
+    lines += ["", f"Wall time: {metrics['timings']['total_s']:.0f} s. Config: `config.json`."]
+    return "\n".join(lines) + "\n"
+
+
+def pile_lines(pile: dict[str, Any]) -> list[str]:
+    """The pile section: counts, prevalence, buckets, the gate, and the simulated reading."""
+    pm = pile["simulation"]["metrics"]
+    lines = [
         f"## The unlabeled pile ({pile['n_studies']} studies)",
         f"- Scored: {pile['n_scored']}; skipped: {pile['n_skipped']}; worklist: `{pile['worklist']}`",
         f"- Estimated abnormal prevalence: EM {ci(pile['prevalence']['em'], 3)}, "
@@ -89,12 +103,31 @@ def render_summary(metrics: dict[str, Any]) -> str:
             f"- Missed abnormals among auto-cleared (truth known only because the pile is generated): "
             f"{ci(pm['missed_abnormals'], 1)} per pile"
         )
-    lines += _reference_and_brief(metrics)
-    lines += truth_lines(metrics.get("model_vs_truth"))
-    lines += representativeness_lines(metrics["data"].get("representativeness"),
-                                      pile.get("covariates"))
-    lines += ["", f"Wall time: {metrics['timings']['total_s']:.0f} s. Config: `config.json`."]
+    return lines
+
+
+def render_pile_summary(record: dict[str, Any]) -> str:
+    """summary.md of a pile triaged with an earlier run's model (`xray.rescore`'s pile.json)."""
+    m, op, pol = record["model"], record["operating_point"], record["pile"]["policy"]
+    lines = [f"# Pile {record['pile_run_id']}, triaged with the model of run {record['source_run']}",
+             "", f"> {record['data_note']}", "",
+             f"Model: **{m.get('backbone')}** at {record['input_px']} px (trial {m.get('trial_id')}); "
+             f"thresholds certified against {record['certified_against']}; operating point "
+             + (f"alpha {op['alpha']}, priority rule {op['priority_rule']}" if op
+                else "as configured (none recommended)") + ".",
+             "No training ran: the calibrator, thresholds and gate are the run's. Not run here: "
+             + "; ".join(record["not_run"]) + ".",
+             f"Miss-rate bound (alpha {pol.get('alpha')}) certified at this pile's prevalence: "
+             f"{bool(pol.get('feasible'))}" + ("" if pol.get("feasible") else
+                                               "; no study is auto-cleared") + ".", ""]
+    lines += pile_lines(record["pile"])
+    lines += ["", f"Wall time: {record['timings']['total_s']:.0f} s. Record: `pile.json`."]
     return "\n".join(lines) + "\n"
+
+
+def write_pile_summary(record: dict[str, Any], path: Path) -> Path:
+    path.write_text(render_pile_summary(record))
+    return path
 
 
 def truth_lines(vs: dict[str, Any] | None) -> list[str]:

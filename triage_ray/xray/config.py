@@ -41,6 +41,10 @@ class XrayConfig(StudyConfig):
     source: str = "generated"
     data_root: str | None = None
     labels_csv: str | None = None  # generic source: path/patient_id/label CSV (data_root/labels.csv)
+    # chexpert / mimic: what an uncertain (-1) finding means: "ignore" (the study is dropped unless
+    # another finding is positive; counted in the load report), "zeros" or "ones" (Irvin et al. 2019)
+    uncertain_labels: str = "ignore"
+    mimic_labeler: str = "chexpert"  # mimic: MIMIC-CXR's CheXpert- or NegBio-labeller table
     n_studies: int = 16_000  # labelled studies to generate (train/calib/select/test)
     pile_size: int = 30_000  # unlabeled studies to score
     pile_prevalence: float | None = 0.40  # generated pile's abnormal rate (NIH table: 0.462) -> a shift
@@ -229,6 +233,8 @@ class XrayConfig(StudyConfig):
         from sim.policies import POLICIES
         from triage_ray.abstain import T_HIGH_RULES, T_LOW_RULES, UNCERTAIN_ORDERS
         from triage_ray.calibrate import CALIBRATORS
+        from triage_ray.data.chexpert import UNCERTAIN_POLICIES
+        from triage_ray.data.mimic import LABEL_FILES as MIMIC_LABELERS
         from triage_ray.gate import IntendedUse
         from triage_ray.models import BACKBONES
         from triage_ray.train.schedules import SCHEDULES
@@ -238,6 +244,8 @@ class XrayConfig(StudyConfig):
         from triage_ray.xray.sources import PILE_SOURCES, SOURCES
 
         check_choice("source", self.source, SOURCES)
+        check_choice("uncertain_labels", self.uncertain_labels, UNCERTAIN_POLICIES)
+        check_choice("mimic_labeler", self.mimic_labeler, MIMIC_LABELERS)
         check_choice("pile_source", self.pile_source, PILE_SOURCES)
         IntendedUse.from_dict(self.intended_use)  # unknown keys or bad values fail here
         if self.pile_source != "nih" and not self.pile_root:

@@ -15,9 +15,9 @@ import pandas as pd
 
 from triage_ray.gate import IntendedUse
 from triage_ray.xray.config import XrayConfig
-from triage_ray.xray.gate import apply_gate, check_labelled_scope, fit_gate
+from triage_ray.xray.gate import check_labelled_scope, fit_gate
 from triage_ray.xray.provenance import Provenance
-from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary, load_pile
+from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary
 
 
 def provenance_of(cfg: XrayConfig, label_source: str,
@@ -126,17 +126,22 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.data.ingest import ingest_to_shards
     from triage_ray.report.build import write_reports
     from triage_ray.report.summary import write_summary
-    from triage_ray.train.heldout import HeldOutLogits
     from triage_ray.xray.brief import answer_brief
     from triage_ray.xray.budget import run_plan, workload
+    from triage_ray.xray.deployment import (
+        Deployment,
+        deployable_studies,
+        fitted,
+        model_record,
+        save_deployment,
+        triage_pile,
+    )
     from triage_ray.xray.learning_curve import run_learning_curve
     from triage_ray.xray.operating import point_config, run_operating_stage
-    from triage_ray.xray.pile import score_pile
-    from triage_ray.xray.predict import score_shards
     from triage_ray.xray.pretrain import pretrain_backbones
     from triage_ray.xray.reference import build_reference
     from triage_ray.xray.results import assemble_metrics, write_metrics
-    from triage_ray.xray.score import score_heldout, staffing_of
+    from triage_ray.xray.score import staffing_of
     from triage_ray.xray.select import SELECTION_RULE, select_best
     from triage_ray.xray.subgroups import run_subgroups
     from triage_ray.xray.sweep import METRIC, TUNE_DIR_NAME, run_sweep, trial_rows
@@ -148,7 +153,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / "config.json")
     log(f"run directory: {run_dir}")
-    log(provenance_of(cfg, cfg.reference_source).banner())
+    log(provenance_of(cfg, cfg.reference_source).opening(pile_read=False))
 
     t = time.time()
     studies, data_info = prepare_labelled(cfg, log)
@@ -198,9 +203,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     timings["sweep_s"] = time.time() - t
     log(f"best trial: {best['backbone']} lr={best['lr']} throughput x{best[METRIC]:.2f}")
 
-    held = HeldOutLogits.load(best["checkpoint_path"])
-    scored = score_heldout(held, cfg, n_boot=1000, reference=ref_labels,
-                           label_source=reference.label_source)
+    held, scored = fitted(cfg, Path(best["checkpoint_path"]), ref_labels, reference.label_source)
     subgroups = run_subgroups(studies, held, scored, seed=cfg.seed)
     if subgroups["flagged"]:
         log("WARNING: AUROC below the overall figure in " + ", ".join(subgroups["flagged"]))
@@ -218,24 +221,15 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
                     generated=cfg.source == "generated", log=log)
     timings["gate_fit_s"] = time.time() - t
 
+    dep = Deployment(cfg, deploy, Path(best["checkpoint_path"]), best_px, held, scored, ref_labels,
+                     reference.label_source, deployable_studies(studies), gate,
+                     operating.recommended, model_record(best, run_dir))
+    save_deployment(run_dir, dep)  # what scoring a new pile with this model needs (xray.rescore)
+
     t = time.time()
-    pile, truth, pile_info = load_pile(cfg, log)
-    # every output's banner reads this record (the pile's origin is known once it is read)
-    prov = provenance_of(cfg, reference.label_source, pile_info["generated"])
-    pile_shards = run_dir / "shards" / "pile"
-    ingest = ingest_to_shards(pile, pile_shards, image_size=best_px, overwrite=resuming)
-    # committed in chunks: a run killed while scoring resumes (--resume) with what was scored
-    logits = score_shards(pile_shards, best["checkpoint_path"], run_dir / "pile_logits",
-                          torch_threads=cfg.torch_threads, detector_file=gate.detector_file, log=log)
-    gated = apply_gate(gate, pile, pile_shards, logits.set_index("study_id")["ood_distance"])
-    log(f"gate: {gated[1]['n_not_triaged']:,} of {len(pile):,} pile studies outside the intended "
-        f"use (not triaged, read as usual): {gated[1]['by_reason']}")
-    pile_result = score_pile(pile, logits, scored, held, deploy, run_dir, truth=truth,
-                             skipped=ingest.skipped, labelled=studies,
-                             not_studies=[(d["path"], d["reason"]) for d in pile_info["skipped"]],
-                             gate=gated, provenance=prov.to_dict(),
-                             labelled_in_scope=studies[
-                                 studies["study_id"].astype(str).isin(gate.labelled_in_scope)])
+    triaged = triage_pile(dep, cfg, run_dir, resuming=resuming, log=log)
+    pile_result, truth, pile_info, logits, prov = (triaged.result, triaged.truth, triaged.info,
+                                                  triaged.logits, triaged.provenance)
     timings["pile_s"] = time.time() - t
     vs_truth = (run_model_vs_truth(studies, held, ref_labels, logits, truth)
                 if "true_abnormal" in studies else None)
@@ -260,8 +254,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
         run_id=run_dir.name, generated=prov.any_generated, data_note=prov.banner(),
         provenance=prov.to_dict(),
         data=data_info, rows=rows, selection_rule=SELECTION_RULE, metric=METRIC, best=best,
-        scored=scored, pile_info={**pile_info, "ingest": ingest.to_dict(),
-                                  "operating_point": operating.recommended},
+        scored=scored, pile_info=pile_info,
         pile_summary=pile_result.summary, reference=ref_info, operating=operating.to_dict(),
         brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
         pretrain=pretrain_summary(pretrain), learning_curve=curve, subgroups=subgroups,

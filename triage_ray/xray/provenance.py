@@ -93,6 +93,15 @@ class Provenance:
         that the pipeline works, and no decision about patients may follow from it."""
         return self.training.generated or self.reference.generated
 
+    def opening(self, pile_read: bool) -> str:
+        """The run's first statement of its inputs: the banner, except that a --pile-root folder
+        not yet read is neither called real nor generated (every file could be the generator's)."""
+        if pile_read or self.pile.generated:
+            return self.banner()
+        return (f"Inputs: training data {self.training.words()}; reference standard "
+                f"{self.reference.words()}; pile at {self.pile.what}: real unless every file is "
+                f"marked as made by {GENERATOR}, decided when it is read.")
+
     def banner(self) -> str:
         """The one sentence every output carries at its top."""
         inputs = (f"training data {self.training.words()}; reference standard "

@@ -98,7 +98,8 @@ def chexpert(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A local CheXpert copy at data_root (train.csv / valid.csv and the image folders)."""
     from triage_ray.data.chexpert import load_chexpert
 
-    return load_chexpert(Path(cfg.data_root)), {"root": cfg.data_root}
+    return load_chexpert(Path(cfg.data_root), uncertain=cfg.uncertain_labels), {
+        "root": cfg.data_root, "uncertain_labels": cfg.uncertain_labels}
 
 
 @register_source(findings=(*CHEXPERT_PATHOLOGIES, CHEXPERT_SUPPORT_DEVICES))
@@ -107,12 +108,14 @@ def mimic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     patients.csv for age)."""
     from triage_ray.data.mimic import PATIENTS, find_table, load_mimic
 
-    studies = load_mimic(Path(cfg.data_root))
+    studies = load_mimic(Path(cfg.data_root), labeler=cfg.mimic_labeler,
+                         uncertain=cfg.uncertain_labels)
     if "age" not in studies:
         log(f"WARNING: no {PATIENTS}[.gz] (MIMIC-IV) in {cfg.data_root}: MIMIC-CXR states no age, "
             "so no study is a verified adult. Copy MIMIC-IV's hosp/patients.csv.gz there, or set "
             "intended_use.site_declares_adults=true.")
-    return studies, {"root": cfg.data_root,
+    return studies, {"root": cfg.data_root, "labeler": cfg.mimic_labeler,
+                     "uncertain_labels": cfg.uncertain_labels,
                      "patients_file": str(find_table(Path(cfg.data_root), PATIENTS) or "")}
 
 
@@ -147,8 +150,10 @@ def startup_notes(cfg: XrayConfig) -> list[str]:
              f"reference {cfg.reference_source}"]
     if cfg.source == "generated":
         if cfg.pile_root:
-            lines.append("WARNING: the model trains on GENERATED images but triages a real pile: "
-                         "the run tests the pipeline on your files, and no decision about "
+            lines.append("WARNING: the model trains on GENERATED images but triages the files at "
+                         f"{cfg.pile_root} (a real pile unless every file is marked as made by "
+                         "triage-ray's generator; decided when they are read): the run tests the "
+                         "pipeline on your files, and no decision about "
                          "patients follows from it. Pass --source (nih, chexpert, mimic, generic) "
                          "and --data-root to train on your labelled studies.")
         return lines
