@@ -9,6 +9,10 @@ pipeline (schema, value formats, missing values), without a patient image.
 - `write_mimic_tree`: MIMIC-CXR-JPG's files as PhysioNet documents them (metadata, CheXpert-style
   labels, official split, MIMIC-IV's patients.csv), label cells taken from CheXpert's real rows
   (the same labeller and cell convention); torchxrayvision ships no MIMIC table (credentialed).
+- `write_nih_tree`: an NIH ChestX-ray14 copy holding the first rows of the real Data_Entry table
+  (its image names, patients, ages, sexes, views and finding labels), PNGs in images_00X/images/,
+  and the official train_val/test lists split by patient; `write_generic_csv` puts the generic
+  source's labels.csv (path, patient_id, label, view, age as a DICOM age string, sex) over it.
 - `write_rsna_pile`: DICOM files carrying the RSNA Pneumonia Challenge's real header rows
   (PatientAge as a plain number, children and implausible ages among them), rendered likewise.
 """
@@ -22,7 +26,8 @@ import pandas as pd
 from PIL import Image
 
 from triage_ray.data.chexpert import PATHOLOGIES
-from triage_ray.data.reference import chexpert_table, rsna_dicom_headers
+from triage_ray.data.reference import chexpert_table, nih_table, rsna_dicom_headers
+from triage_ray.data.schema import GENERATED_FINDINGS
 from triage_ray.data.synth.dicom import write_header_tree
 from triage_ray.data.synth.render import StudySpec, render_study
 
@@ -116,6 +121,39 @@ def write_mimic_tree(root: Path, n_studies: int, size: int, *, patients: bool = 
                       "anchor_year": 2150, "anchor_year_group": "2014 - 2016", "dod": ""}
                      ).to_csv(root / "patients.csv.gz", index=False)
     return root
+
+
+def write_nih_tree(root: Path, rows: slice, size: int, *, labels: bool = True) -> pd.DataFrame:
+    """The real Data_Entry rows `rows` as an NIH copy at root (module doc); `labels=False` leaves
+    out the Finding Labels column (an unlabeled pile in the NIH layout). Returns the rows."""
+    table = nih_table().iloc[rows].reset_index(drop=True)
+    root.mkdir(parents=True, exist_ok=True)
+    for i, row in table.iterrows():
+        found = tuple(sorted(set(row["Finding Labels"].split("|")) & set(GENERATED_FINDINGS)))
+        d = root / f"images_00{1 + i % 2}" / "images"
+        d.mkdir(parents=True, exist_ok=True)
+        px = _pixels(i, float(row["Patient Age"]), row["Patient Gender"] == "F",
+                     str(row["View Position"]), found, size)
+        Image.fromarray(px, "L").save(d / row["Image Index"])
+    written = table if labels else table.drop(columns="Finding Labels")
+    written.to_csv(root / "Data_Entry_2017_v2020.csv", index=False)
+    test = table["Patient ID"].isin(set(table["Patient ID"].unique()[::5]))
+    (root / "test_list.txt").write_text("\n".join(table["Image Index"][test]) + "\n")
+    (root / "train_val_list.txt").write_text("\n".join(table["Image Index"][~test]) + "\n")
+    return table
+
+
+def write_generic_csv(nih_root: Path, table: pd.DataFrame) -> Path:
+    """labels.csv of the generic source over an NIH tree's images (the rows' own values)."""
+    paths = [next(nih_root.glob(f"images_00?/images/{name}")).relative_to(nih_root).as_posix()
+             for name in table["Image Index"]]
+    csv = nih_root / "labels.csv"
+    pd.DataFrame({"path": paths, "patient_id": table["Patient ID"],
+                  "label": (table["Finding Labels"] != "No Finding").astype(int),
+                  "view": table["View Position"],
+                  "age": table["Patient Age"].map(lambda a: f"{int(a):03d}Y"),
+                  "sex": table["Patient Gender"]}).to_csv(csv, index=False)
+    return csv
 
 
 def write_rsna_pile(out: Path, *, n_adults: int, size: int, extra: dict[str, str]) -> pd.DataFrame:

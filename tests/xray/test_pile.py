@@ -129,3 +129,21 @@ def test_behind_a_gate_the_cut_offs_are_certified_on_in_scope_studies_only(held,
     assert cert["n"] == len(in_scope) and cert["population"].startswith("in scope")
     _, everyone = build_worklist(studies, logits, sc, held, cfg)
     assert everyone["policy"]["certified_on"]["n"] == len(select_ids)
+
+
+def test_a_small_fit_set_with_a_rare_class_redraws_one_class_resamples_and_says_so():
+    """22 calibration studies, one of them normal (what a small MIMIC run gave): a resample often
+    holds no normal study, and Platt cannot be fitted on it. It is drawn again and counted; the
+    run used to crash here. A fit set with one class only is refused by name."""
+    from triage_ray.xray.pile import prior_estimate
+
+    rng = np.random.default_rng(3)
+    y_fit = np.r_[np.zeros(1, np.int64), np.ones(21, np.int64)]
+    z_fit = rng.normal(0.5, 1.0, y_fit.size) + y_fit
+    val = (rng.normal(0, 1, 200), rng.integers(0, 2, 200))
+    out = prior_estimate(rng.normal(0.5, 1, 300), (z_fit, y_fit), val, seed=0,
+                         label_source="written", fit_name="calib")
+    assert out["resamples_redrawn"] > 0 and 0 <= out["em"]["ci_low"] <= out["em"]["ci_high"] <= 1
+    with pytest.raises(ValueError, match="only one class present"):
+        prior_estimate(rng.normal(0, 1, 300), (z_fit, np.ones_like(y_fit)), val, seed=0,
+                       label_source="written", fit_name="calib")

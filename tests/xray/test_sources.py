@@ -66,3 +66,16 @@ def test_a_real_source_says_what_it_will_do_and_names_the_flags(tmp_path):
     assert len(startup_notes(XrayConfig())) == 1  # the generated default: nothing to warn about
     mixed = startup_notes(XrayConfig.from_dict({"pile_root": "/p", "pile_source": "dicom"}))
     assert "trains on GENERATED images but triages the files at /p (a real pile unless" in mixed[1]
+
+
+def test_a_table_without_findings_trains_on_the_abnormal_label_and_says_so():
+    """A generic CSV of 0/1 labels names no finding: per-finding supervision (the default) made
+    every trial fail in its first step; the run now trains binary and the log says why."""
+    from triage_ray.xray.sources import supervision_for
+
+    said: list[str] = []
+    cfg = XrayConfig.from_dict({"source": "generic", "data_root": "/d"})
+    assert cfg.supervision == "multilabel"
+    assert supervision_for(cfg, (), said.append).supervision == "binary"
+    assert "supervision=binary" in said[0] and "findings column" in said[0]
+    assert supervision_for(cfg, ("Effusion",), said.append) is cfg and len(said) == 1

@@ -17,7 +17,7 @@ from triage_ray.gate import IntendedUse
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.gate import check_labelled_scope, fit_gate
 from triage_ray.xray.provenance import Provenance
-from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary
+from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary, supervision_for
 
 
 def provenance_of(cfg: XrayConfig, label_source: str,
@@ -183,6 +183,8 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     ref_labels = None if reference.source == "written" else reference.labels
 
     vocabulary = finding_vocabulary(cfg.source, studies)
+    cfg = supervision_for(cfg, tuple(vocabulary), log)
+    cfg.save(run_dir / "config.json")  # the resolved values: what ran
     t = time.time()
     plan = run_plan(cfg, shard_dirs, workload(cfg, studies), tuple(vocabulary), run_dir,
                     t - t_start, log)

@@ -71,6 +71,20 @@ def finding_vocabulary(source: str, studies: pd.DataFrame) -> tuple[str, ...]:
     return declared
 
 
+def supervision_for(cfg: XrayConfig, vocabulary: tuple[str, ...], log: Log) -> XrayConfig:
+    """`cfg`, with binary supervision when per-finding supervision was asked for but the labelled
+    table names no finding (a generic CSV of 0/1 labels): every trial would otherwise fail in its
+    first step. Said in the log; the run's config.json then records what ran."""
+    import dataclasses
+
+    if cfg.supervision != "multilabel" or vocabulary:
+        return cfg
+    log("WARNING: the labelled studies name no findings (no findings column), so per-finding "
+        "supervision has nothing to predict: training on the abnormal label alone "
+        "(supervision=binary). Add a findings column ('|'-separated names) to train per finding.")
+    return dataclasses.replace(cfg, supervision="binary")
+
+
 @register_source(needs_data_root=False, findings=NIH_FINDINGS)
 def generated(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Synthesised radiographs in the NIH layout, cached by their parameters under data/generated/."""
