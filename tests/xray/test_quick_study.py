@@ -46,3 +46,16 @@ def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
                  "summary.md"):
         assert (run_dir / name).stat().st_size > 0, name
     assert "GENERATED DATA" in (run_dir / "summary.md").read_text()
+
+    # the run's deployment triages its own (generated) pile again, no training: the same worklist,
+    # thresholds certified against the simulated panel read back from deployment/reference.parquet
+    from triage_ray.xray.rescore import score_new_pile
+
+    assert (run_dir / "deployment" / "reference.parquet").is_file()
+    again = score_new_pile(run_dir, out_dir=tmp_path / "again")
+    cols = ["study_id", "bucket_name", "read_rank", "gate_reason"]
+    pd.testing.assert_frame_equal(pd.read_parquet(again / "worklist.parquet")[cols],
+                                  worklist[cols])
+    record = json.loads((again / "pile.json").read_text())
+    assert record["pile"]["truth_known"] and record["data_note"].startswith("GENERATED DATA")
+    assert record["certified_against"] == metrics["abstention"]["label_source"]
