@@ -1,7 +1,8 @@
 """The X-ray study end to end in the fast tier (`make test-fast`): `sweeps/xray.py --smoke` with
 one trial from scratch at one input size, in this session's Ray. Every stage runs: data, shards,
 the sweep (one Tune trial driving a TorchTrainer), calibration, the operating-point stage, the
-gate, the pile, the learning curve, the bootstrap, the brief and every report. The full smoke
+gate, the pile, the learning curve, the bootstrap, the brief and every report; then the run's
+saved deployment triages its pile again without training (`xray.rescore`). The full smoke
 (four trials, two backbones, two sizes, pretraining) runs from a shell in the slow tier, with a
 DICOM pile (tests/conftest.py `dicom_job`): this is the suite's run on a generated pile, whose
 truth the run is scored against."""
