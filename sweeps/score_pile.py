@@ -36,7 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="output folder (default <run>/piles/<timestamp>)")
     p.add_argument("--num-cpus", type=int, help="logical CPUs for a locally started Ray")
     add_address_argument(p)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.pile_source and not args.pile_root:
+        p.error("--pile-source names the layout of --pile-root; give --pile-root DIR too")
+    return args
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -44,7 +47,10 @@ def main(argv: list[str] | None = None) -> Path:
     from triage_ray.xray.deployment import load_deployment
     from triage_ray.xray.rescore import pile_config, score_new_pile, startup_lines
 
-    dep = load_deployment(args.run)  # a clear error before Ray starts if the run has none
+    try:  # a clear error before Ray starts, not a traceback, for a folder with no deployment
+        dep = load_deployment(args.run)
+    except FileNotFoundError as e:
+        sys.exit(f"score_pile: {e}")
     print("\n".join(startup_lines(dep, args.run, pile_config(dep, args.pile_root,
                                                               args.pile_source))), flush=True)
     start_ray(args.address, args.num_cpus or max(os.cpu_count() or 1, 4),
