@@ -57,6 +57,11 @@ def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
     cols = ["study_id", "bucket_name", "read_rank", "gate_reason"]
     pd.testing.assert_frame_equal(pd.read_parquet(again / "worklist.parquet")[cols],
                                   worklist[cols])
+    said: list[str] = []  # the same --out again: the scored studies are kept, none scored twice
+    assert score_new_pile(run_dir, out_dir=again, log=said.append) == again
+    n = config["pile_size"]
+    assert f"pile scoring: {n:,} studies, {n:,} already committed" in "\n".join(said)
+    assert any("resuming" in line for line in said)
     record = json.loads((again / "pile.json").read_text())
     assert record["pile"]["truth_known"] and record["data_note"].startswith("GENERATED DATA")
     assert record["certified_against"] == metrics["abstention"]["label_source"]
