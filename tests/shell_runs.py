@@ -37,6 +37,17 @@ NODE_LISTENERS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "m
 PLACEMENT = ["--set", "cpus_per_trial=1", "cpus_per_worker=1.5"]
 
 
+def sweep_script(name: str, module_name: str):
+    """sweeps/<name>.py loaded as a module, for in-process runs in the session's Ray (its
+    `main(argv)` takes the command line a user would type)."""
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location(module_name, REPO / "sweeps" / f"{name}.py")
+    script = module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def plain_shell_env() -> dict[str, str]:
     """A user's plain shell: the virtualenv is NOT on PATH (the README's `make ray-head` and
     `make ray-worker` must put it there for the job's `python`). Ray 2.60 turns token auth on; the

@@ -8,16 +8,14 @@ that a layout's table reaches every stage, not what the model learns."""
 from __future__ import annotations
 
 import json
-from importlib.util import module_from_spec, spec_from_file_location
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from real_layouts import write_generic_csv, write_mimic_tree, write_nih_tree
+from shell_runs import sweep_script
 
 from triage_ray.common.paths import DATA_DIR_ENV
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["n_trials=1", 'backbones=["resnet10t"]', "image_sizes=null", 'inits=["scratch"]',
         "learning_curve_sizes=[]", "pile_size=200", "op_alphas=[0.05]",
         "op_aging_caps_days=[null]", 'intended_use={"ood_false_flag_rate": 0.05}']
@@ -27,35 +25,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 
 @pytest.fixture(scope="module")
-def layouts(tmp_path_factory) -> dict[str, list[str]]:
-    """source -> the command-line flags that point the study at its tree."""
+def layouts(tmp_path_factory) -> dict[str, tuple[list[str], list[str]]]:
+    """source -> (the flags that point the study at its tree, its --set items)."""
     base = tmp_path_factory.mktemp("layouts")
     nih = base / "nih"
     table = write_nih_tree(nih, slice(0, N_LABELLED), 64)
     write_nih_tree(base / "nih-pile", slice(N_LABELLED, N_LABELLED + N_PILE), 64, labels=False)
     mimic = write_mimic_tree(base / "mimic", N_LABELLED // 2, 64)
-    return {"nih": ["--data-root", str(nih), "--pile-source", "nih",
-                    "--pile-root", str(base / "nih-pile")],
-            "mimic": ["--data-root", str(mimic)],
-            "generic": ["--data-root", str(nih), "--set",
-                        f'labels_csv="{write_generic_csv(nih, table)}"']}
-
-
-def run_study(source: str, flags: list[str], tmp_path: Path) -> Path:
-    """`sweeps/xray.py --smoke --source <source> ...` in this process (the session's Ray)."""
-    spec = spec_from_file_location(f"xray_sweep_{source}", REPO / "sweeps" / "xray.py")
-    script = module_from_spec(spec)
-    spec.loader.exec_module(script)
-    sets = flags[flags.index("--set") + 1:] if "--set" in flags else []
-    flags = flags[:flags.index("--set")] if sets else flags
-    return script.main(["--smoke", "--source", source, *flags, "--reports-dir",
-                        str(tmp_path / "reports"), "--set", *TINY, *sets])
+    return {"nih": (["--data-root", str(nih), "--pile-source", "nih",
+                     "--pile-root", str(base / "nih-pile")], []),
+            "mimic": (["--data-root", str(mimic)], []),
+            "generic": (["--data-root", str(nih)],
+                        [f'labels_csv="{write_generic_csv(nih, table)}"'])}
 
 
 @pytest.mark.parametrize("source", ["nih", "mimic", "generic"])
 def test_each_layout_trains_gates_and_triages(source, layouts, ray_local, tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path.parent / "data"))  # one generated pile for all
-    run_dir = run_study(source, layouts[source], tmp_path)
+    flags, sets = layouts[source]
+    run_dir = sweep_script("xray", f"xray_sweep_{source}").main(
+        ["--smoke", "--source", source, *flags, "--reports-dir", str(tmp_path / "reports"),
+         "--set", *TINY, *sets])  # `sweeps/xray.py` in this process (the session's Ray)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     prov = metrics["provenance"]
     assert metrics["data"]["source"] == source and not prov["training"]["generated"]

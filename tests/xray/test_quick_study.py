@@ -10,15 +10,13 @@ truth the run is scored against."""
 from __future__ import annotations
 
 import json
-from importlib.util import module_from_spec, spec_from_file_location
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from shell_runs import sweep_script
 
 from triage_ray.common.paths import DATA_DIR_ENV
 
-REPO = Path(__file__).resolve().parents[2]
 QUICK = ["n_trials=1", 'backbones=["resnet10t"]', "image_sizes=null", 'inits=["scratch"]',
          "learning_curve_sizes=[150]", "pile_size=300", "op_alphas=[0.05]",
          "op_aging_caps_days=[null]"]
@@ -28,10 +26,8 @@ pytestmark = pytest.mark.ray
 
 def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "data"))
-    spec = spec_from_file_location("xray_sweep_quick", REPO / "sweeps" / "xray.py")
-    script = module_from_spec(spec)
-    spec.loader.exec_module(script)
-    run_dir = script.main(["--smoke", "--reports-dir", str(tmp_path / "reports"), "--set", *QUICK])
+    run_dir = sweep_script("xray", "xray_sweep_quick").main(
+        ["--smoke", "--reports-dir", str(tmp_path / "reports"), "--set", *QUICK])
 
     config = json.loads((run_dir / "config.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -26,7 +26,7 @@ from triage_ray.gate import IntendedUse
 from triage_ray.train.heldout import HeldOutLogits
 from triage_ray.xray.config import XrayConfig, resumed_config
 from triage_ray.xray.gate import GateModel
-from triage_ray.xray.provenance import Provenance
+from triage_ray.xray.provenance import Provenance, provenance_of
 from triage_ray.xray.score import ScoredConfig, score_heldout
 from triage_ray.xray.sources import Log
 
@@ -50,7 +50,7 @@ class Deployment:
     scored: ScoredConfig  # calibrator and thresholds, fitted on the held-out splits
     reference: pd.Series | None  # study_id -> 0/1 reference labels; None: written labels
     label_source: str
-    labelled: pd.DataFrame  # the labelled studies (LABELLED_COLUMNS that exist)
+    labelled: pd.DataFrame  # the labelled studies as `deployable_studies` keeps them
     gate: GateModel
     operating_point: dict[str, Any] | None
     model: dict[str, Any]  # the chosen trial in words: backbone, lr, trial id, source run
@@ -84,8 +84,7 @@ def save_deployment(run_dir: Path, dep: Deployment) -> Path:
     """Write `run_dir/deployment/` (module doc); returns the folder."""
     out = run_dir / DEPLOYMENT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    table = deployable_studies(dep.labelled)
-    table["in_scope"] = table["study_id"].isin(dep.gate.labelled_in_scope)
+    table = dep.labelled.assign(in_scope=dep.labelled["study_id"].isin(dep.gate.labelled_in_scope))
     table.to_parquet(out / LABELLED, index=False)
     if dep.reference is not None:
         ref = dep.reference.rename_axis("study_id").rename("label").reset_index()
@@ -160,7 +159,6 @@ def triage_pile(dep: Deployment, pile_cfg: XrayConfig, out_dir: Path, *, resumin
     from triage_ray.data.ingest import ingest_to_shards
     from triage_ray.xray.gate import apply_gate
     from triage_ray.xray.pile import score_pile
-    from triage_ray.xray.pipeline import provenance_of
     from triage_ray.xray.predict import score_shards
     from triage_ray.xray.sources import load_pile
 

@@ -71,19 +71,20 @@ def prior_estimate(pile_z: np.ndarray, fit: tuple[np.ndarray, np.ndarray],
     hi = min(1.0, y_val.mean() + SHIFT_TOLERANCE)
     # one stream, drawn lazily: the same replicates as before whenever none needs drawing again
     resamples = bootstrap_weights(y_fit.size, N_PRIOR_BOOT * MAX_DRAWS, seed + 7, groups=fit_groups)
-    redrawn = [0]
+    redrawn = 0
 
     def em_refit(b: int) -> tuple[np.ndarray, float]:
         """Platt refitted on a resample of its fit set (by patient when `fit_groups` is given):
         EM's interval then covers the calibrator's error too. A resample holding one class only
         (a small fit set at a prevalence near 0 or 1) cannot be fitted: it is drawn again, and
         the count is reported."""
+        nonlocal redrawn
         for _ in range(MAX_DRAWS):
             idx = np.repeat(np.arange(y_fit.size), next(resamples).astype(np.int64))
             if np.unique(y_fit[idx]).size == 2:
                 return PlattScaler().fit(z_fit[idx], y_fit[idx]).predict_proba(pile_z), float(
                     y_fit[idx].mean())
-            redrawn[0] += 1
+            redrawn += 1
         raise ValueError(f"{fit_name}: {MAX_DRAWS} resamples in a row held one class only "
                          f"({int(y_fit.sum())} abnormal of {y_fit.size}): too few of one class to "
                          "estimate the pile's prevalence; label more calibration studies")
@@ -93,7 +94,7 @@ def prior_estimate(pile_z: np.ndarray, fit: tuple[np.ndarray, np.ndarray],
         float(y_fit.mean()), validated_range=(lo, hi), seed=seed, em_refit=em_refit,
         n_boot=N_PRIOR_BOOT,
     )
-    return {**report, "label_source": label_source, "resamples_redrawn": redrawn[0],
+    return {**report, "label_source": label_source, "resamples_redrawn": redrawn,
             "posteriors": f"Platt (bias-corrected temperature), fitted on {fit_name}",
             "calibration_resampled_by": "patient" if fit_groups is not None else "study"}
 

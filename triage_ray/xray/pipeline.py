@@ -16,16 +16,8 @@ import pandas as pd
 from triage_ray.gate import IntendedUse
 from triage_ray.xray.config import XrayConfig
 from triage_ray.xray.gate import check_labelled_scope, fit_gate
-from triage_ray.xray.provenance import Provenance
+from triage_ray.xray.provenance import provenance_of
 from triage_ray.xray.sources import SOURCES, Log, finding_vocabulary, supervision_for
-
-
-def provenance_of(cfg: XrayConfig, label_source: str,
-                  pile_generated: bool | None = None) -> Provenance:
-    return Provenance.of(source=cfg.source, data_root=cfg.data_root,
-                         reference_source=cfg.reference_source, label_source=label_source,
-                         pile_root=cfg.pile_root, pile_layout=cfg.pile_source,
-                         pile_generated=pile_generated)
 
 
 def new_run_id(cfg: XrayConfig) -> str:
@@ -183,8 +175,10 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     ref_labels = None if reference.source == "written" else reference.labels
 
     vocabulary = finding_vocabulary(cfg.source, studies)
-    cfg = supervision_for(cfg, tuple(vocabulary), log)
-    cfg.save(run_dir / "config.json")  # the resolved values: what ran
+    resolved = supervision_for(cfg, tuple(vocabulary), log)
+    if resolved is not cfg:  # config.json holds the resolved values: what ran
+        cfg = resolved
+        cfg.save(run_dir / "config.json")
     t = time.time()
     plan = run_plan(cfg, shard_dirs, workload(cfg, studies), tuple(vocabulary), run_dir,
                     t - t_start, log)

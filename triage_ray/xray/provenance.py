@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from triage_ray.xray.config import XrayConfig
+
 GENERATOR = "triage-ray's generator"
 WORKLIST_META_KEY = b"triage_ray.provenance"  # Parquet key-value metadata of worklist.parquet
 
@@ -121,6 +123,15 @@ class Provenance:
                     "is GENERATED: its worklist, throughput and waiting times describe generated "
                     f"studies, not this site's backlog. Inputs: {inputs}")
         return f"Real data: {inputs}"
+
+
+def provenance_of(cfg: XrayConfig, label_source: str,
+                  pile_generated: bool | None = None) -> Provenance:
+    """The record of a run configured by `cfg` (see `Provenance.of`)."""
+    return Provenance.of(source=cfg.source, data_root=cfg.data_root,
+                         reference_source=cfg.reference_source, label_source=label_source,
+                         pile_root=cfg.pile_root, pile_layout=cfg.pile_source,
+                         pile_generated=pile_generated)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, provenance: dict[str, Any] | None) -> Path:

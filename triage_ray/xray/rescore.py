@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from triage_ray.common.strict_json import write_strict_json
-from triage_ray.xray.deployment import Deployment, load_deployment, triage_pile
+from triage_ray.xray.config import XrayConfig
+from triage_ray.xray.deployment import Deployment, TriagedPile, load_deployment, triage_pile
 from triage_ray.xray.sources import Log
 
 PILES_DIR, PILE_RECORD = "piles", "pile.json"
 KIND = "a pile triaged with an earlier run's model (no training)"
 
 
-def pile_config(dep: Deployment, pile_root: str | None, pile_source: str | None):
+def pile_config(dep: Deployment, pile_root: str | None,
+                pile_source: str | None) -> XrayConfig:
     """The run's configuration with this pile's root and layout (none: the run's own pile)."""
     if pile_root is None:
         return dep.cfg
@@ -33,7 +35,7 @@ def pile_config(dep: Deployment, pile_root: str | None, pile_source: str | None)
                                pile_source=pile_source or dep.cfg.pile_source)
 
 
-def startup_lines(dep: Deployment, run_dir: Path, cfg) -> list[str]:
+def startup_lines(dep: Deployment, run_dir: Path, cfg: XrayConfig) -> list[str]:
     """What will happen, said before Ray starts."""
     pile = (f"{cfg.pile_source} export at {cfg.pile_root}" if cfg.pile_root
             else f"the run's own GENERATED pile ({cfg.pile_size:,} studies)")
@@ -70,8 +72,8 @@ def score_new_pile(run_dir: Path, *, pile_root: str | None = None, pile_source: 
     return out
 
 
-def pile_record(dep: Deployment, run_dir: Path, out: Path, triaged, seconds: float
-                ) -> dict[str, Any]:
+def pile_record(dep: Deployment, run_dir: Path, out: Path, triaged: TriagedPile,
+                seconds: float) -> dict[str, Any]:
     """pile.json: this pile's provenance and results, and the model and run they came from."""
     prov = triaged.provenance
     return {"kind": KIND, "pile_run_id": out.name, "source_run": run_dir.name,

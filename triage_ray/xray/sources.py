@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,14 +75,12 @@ def supervision_for(cfg: XrayConfig, vocabulary: tuple[str, ...], log: Log) -> X
     """`cfg`, with binary supervision when per-finding supervision was asked for but the labelled
     table names no finding (a generic CSV of 0/1 labels): every trial would otherwise fail in its
     first step. Said in the log; the run's config.json then records what ran."""
-    import dataclasses
-
     if cfg.supervision != "multilabel" or vocabulary:
         return cfg
     log("WARNING: the labelled studies name no findings (no findings column), so per-finding "
         "supervision has nothing to predict: training on the abnormal label alone "
         "(supervision=binary). Add a findings column ('|'-separated names) to train per finding.")
-    return dataclasses.replace(cfg, supervision="binary")
+    return replace(cfg, supervision="binary")
 
 
 @register_source(needs_data_root=False, findings=NIH_FINDINGS)
