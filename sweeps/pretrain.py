@@ -1,7 +1,7 @@
 """Pretrain a backbone on a generated source corpus (Ray Train) and write timm-loadable weights.
 
     python sweeps/pretrain.py                        # resnet10t, 24k studies, ~8 min on 2 cores
-    python sweeps/pretrain.py --smoke                # 800 studies, 1 epoch, ~1 min
+    python sweeps/pretrain.py --smoke                # the smoke study's pretraining: 400 studies, 1 epoch
     python sweeps/pretrain.py --set backbone='"resnet18"' epochs=6
     python sweeps/pretrain.py --method simclr        # self-supervised on the generated 30k pile
 
@@ -24,19 +24,28 @@ from triage_ray.common.preflight import check_dependencies  # noqa: E402
 check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wrong Python
 
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
-from triage_ray.xray.pretrain import CARD_MD, METHODS, PretrainConfig, cached, pretrain  # noqa: E402
+from triage_ray.xray.pretrain import (  # noqa: E402
+    CARD_MD,
+    METHODS,
+    PretrainConfig,
+    cached,
+    pretrain,
+    smoke_overrides,
+)
 
 
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--smoke", action="store_true", help="800 studies, 1 epoch")
+    p.add_argument("--smoke", action="store_true",
+                   help="supervised: the pretraining `sweeps/xray.py --smoke` uses (400 studies, "
+                        "1 epoch; it then finds it cached); simclr: 800 studies, 1 epoch")
     p.add_argument("--method", choices=METHODS, default="supervised",
                    help="supervised (per-finding labels of a source corpus) or simclr "
                         "(self-supervised on the unlabeled pile; no label read)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON", help="PretrainConfig overrides")
     add_address_argument(p)
     args = p.parse_args(argv)
-    overrides = {"n_studies": 800, "epochs": 1} if args.smoke else {}
+    overrides = smoke_overrides(args.method) if args.smoke else {}
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)

@@ -2,6 +2,8 @@
 
 import os
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,6 +22,8 @@ from shell_runs import (
     trial_footprint,
     two_node_cluster,
 )
+
+from triage_ray.common.paths import DATA_DIR_ENV
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
@@ -50,6 +54,29 @@ def smoke_data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke-data")
 
 
+@dataclass(frozen=True)
+class SmokePretraining:
+    """`sweeps/pretrain.py --smoke` run from a plain shell into `smoke_data_dir`: its weights
+    folder and its output."""
+
+    out_dir: Path
+    log: str
+
+
+@pytest.fixture(scope="session")
+def smoke_pretrain(smoke_data_dir) -> SmokePretraining:
+    """The smoke pretraining, made the way a user makes it before a smoke study: the weights the
+    smoke sweeps then find cached (its parameters are the smoke study's own, `smoke_overrides`).
+    One pretraining serves tests/xray/test_pretrain.py and the `dicom_job` run."""
+    log = smoke_data_dir.parent / "smoke-pretrain.log"
+    env = {**plain_shell_env(), DATA_DIR_ENV: str(smoke_data_dir)}
+    run_logged([str(BIN / "python"), "sweeps/pretrain.py", "--smoke"], log, env, 900)
+    text = log.read_text()
+    weights = Path(next(line.split(": ", 1)[1] for line in text.splitlines()
+                        if line.startswith("weights: ")))
+    return SmokePretraining(weights.parent, text)
+
+
 @pytest.fixture
 def kill_when():
     """`kill_group_when`, for the fault-injection tests."""
@@ -57,11 +84,12 @@ def kill_when():
 
 
 @pytest.fixture(scope="session")
-def dicom_job(tmp_path_factory, smoke_data_dir) -> ResumedRun:
+def dicom_job(tmp_path_factory, smoke_data_dir, smoke_pretrain) -> ResumedRun:
     """The README's full smoke sweep on a generated PACS-style DICOM export (made with the
     project's CLI), submitted from a plain shell with `ray job submit` to a two-node cluster
     started the README's way; its driver SIGKILLed once three of its four trials are scored, then
-    the run continued by a second job, `sweeps/xray.py --resume <run dir>`. One run serves the
+    the run continued by a second job, `sweeps/xray.py --resume <run dir>`. The resnet10t weights
+    come from `smoke_pretrain` (cached), the other backbone's the job pretrains itself. One run serves the
     two-node, driver-kill, DICOM pile and review-page checks (tests/test_job_submit.py,
     tests/test_dicom_pile_run.py). The cluster is stopped before the tests read the run."""
     base = tmp_path_factory.mktemp("dicom-job")

@@ -47,7 +47,7 @@ def searcher_replay(run_dir: Path) -> dict[int, dict]:
 
 
 @pytest.mark.slow
-def test_smoke_sweep_runs_as_a_ray_job_on_two_nodes(dicom_job, smoke_data_dir):
+def test_smoke_sweep_runs_as_a_ray_job_on_two_nodes(dicom_job, smoke_data_dir, smoke_pretrain):
     run_dir = dicom_job.run_dir
     metrics = json.loads((run_dir / "metrics.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
@@ -75,6 +75,8 @@ def test_smoke_sweep_runs_as_a_ray_job_on_two_nodes(dicom_job, smoke_data_dir):
     assert set(metrics["pretrain"]) == set(config["backbones"])
     for p in metrics["pretrain"].values():
         assert Path(p["weights"]).is_file() and p["weights"].startswith(str(smoke_data_dir))
+    # resnet10t's are the ones `sweeps/pretrain.py --smoke` made before the job: one cache entry
+    assert Path(metrics["pretrain"]["resnet10t"]["weights"]).parent == smoke_pretrain.out_dir
     assert {t["init"] for t in trials} == {"pretrain"}
     # the input size is a search axis: the smoke searches 48 and 64 px, one shard set each
     assert {t["image_size"] for t in trials} <= set(config["image_sizes"])

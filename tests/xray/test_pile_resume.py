@@ -20,7 +20,7 @@ from triage_ray.xray.chunks import LogitChunks
 from triage_ray.xray.predict import score_shards, shard_study_ids
 
 REPO = Path(__file__).resolve().parents[2]
-N_PILE = 3000
+N_PILE = 1200
 CHUNK_ROWS = 200
 
 

@@ -9,22 +9,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from shell_runs import BIN, plain_shell_env
 
+from triage_ray.common.paths import DATA_DIR_ENV
 from triage_ray.models import create_backbone
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_pretrain_smoke_writes_loadable_weights_and_is_cached(tmp_path):
-    cmd = [sys.executable, "sweeps/pretrain.py", "--smoke", "--set", f'out_root="{tmp_path}"']
-    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    (out,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+def test_pretrain_smoke_writes_loadable_weights_and_is_cached(smoke_pretrain, smoke_data_dir):
+    """The session's smoke pretraining (a plain shell, tests/conftest.py), then the same command
+    again: a cache hit, no Ray started."""
+    out = smoke_pretrain.out_dir
     card = json.loads((out / "card.json").read_text())
-    assert card["corpus"]["n_studies"] == 800 and card["corpus"]["generated"]
+    assert card["corpus"]["n_studies"] == 400 and card["corpus"]["generated"]
     assert [h["epoch_done"] for h in card["history"]] == [1]
     assert "GENERATED DATA" in (out / "card.md").read_text()
+    assert str(smoke_data_dir) in str(out)  # TRIAGE_RAY_DATA_DIR decides where the cache lives
 
     saved = torch.load(out / "weights.pth", weights_only=True)
     model = create_backbone("resnet10t", pretrained=True, weights_file=out / "weights.pth",
@@ -34,8 +36,24 @@ def test_pretrain_smoke_writes_loadable_weights_and_is_cached(tmp_path):
             assert torch.equal(value, saved[name]), name
     assert not torch.equal(model.state_dict()["fc.weight"], saved["fc.weight"][:1])
 
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "cached" in again.stdout
+    env = {**plain_shell_env(), DATA_DIR_ENV: str(smoke_data_dir)}
+    again = subprocess.run([str(BIN / "python"), "sweeps/pretrain.py", "--smoke"], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "cached" in again.stdout, again.stderr[-3000:]
+    assert "Started a local Ray instance" in smoke_pretrain.log  # the first run trained
+    assert "Started a local Ray instance" not in again.stdout + again.stderr
+
+
+def test_the_smoke_pretraining_is_the_one_the_smoke_study_uses():
+    """`sweeps/pretrain.py --smoke` makes the cache entry `sweeps/xray.py --smoke` looks up."""
+    from triage_ray.xray.config import XrayConfig
+    from triage_ray.xray.pretrain import PretrainConfig, for_run, smoke_overrides
+
+    smoke = XrayConfig.smoke_config()
+    for backbone in smoke.backbones:
+        made = PretrainConfig.from_dict({**smoke_overrides(), "backbone": backbone})
+        assert made.key() == for_run(smoke, backbone).key()
+    assert PretrainConfig.simclr(**smoke_overrides("simclr")).n_studies == 800
 
 
 @pytest.mark.slow

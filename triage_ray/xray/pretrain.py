@@ -184,7 +184,7 @@ def _train_supervised(cfg: PretrainConfig, shard_dir: Path, out: Path):
                            vocabulary=NIH_FINDINGS, storage_path=str(out / "train"),
                            name="pretrain").fit()
     ckpt = Path(result.checkpoint.path)
-    state = torch.load(ckpt / MODEL_FILE, weights_only=True)["model"]
+    state = torch.load(ckpt / MODEL_FILE, map_location="cpu", weights_only=True)["model"]
     history = json.loads((ckpt / META_FILE).read_text()).get("history", [])
     method = (f"supervised, {cfg.supervision} (abnormal + {len(NIH_FINDINGS)} written "
               f"findings), {_epochs(cfg.epochs)}, AdamW lr {cfg.lr:g}, augmentation "
@@ -204,7 +204,7 @@ def _train_simclr(cfg: PretrainConfig, shard_dir: Path, out: Path):
          "seed": cfg.seed, "torch_threads": cfg.torch_threads},
         str(shard_dir), storage_path=str(out / "train"), name="pretrain-simclr").fit()
     ckpt = Path(result.checkpoint.path)
-    state = torch.load(ckpt / MODEL_FILE, weights_only=True)["model"]
+    state = torch.load(ckpt / MODEL_FILE, map_location="cpu", weights_only=True)["model"]
     history = json.loads((ckpt / META_FILE).read_text())["history"]
     method = (f"self-supervised SimCLR (lightly NT-Xent, temperature {cfg.temperature:g}), no "
               f"labels read, {_epochs(cfg.epochs)}, AdamW lr {cfg.lr:g}, batch {cfg.batch_size}, "
@@ -223,6 +223,17 @@ def for_run(cfg: XrayConfig, backbone: str) -> PretrainConfig:
     return PretrainConfig(backbone=backbone, image_size=cfg.image_size,
                           n_studies=cfg.pretrain_studies, epochs=cfg.pretrain_epochs,
                           torch_threads=cfg.torch_threads)
+
+
+def smoke_overrides(method: str = "supervised") -> dict[str, Any]:
+    """What `sweeps/pretrain.py --smoke` changes. Supervised: exactly the pretraining the smoke
+    study asks for (`for_run` of `XrayConfig.smoke_config()`), so a smoke pretraining made first is
+    the cache entry `sweeps/xray.py --smoke` then finds, not a second set of weights. SimCLR: 800
+    studies of the pile's tree, 1 epoch (the smoke study's pile is 2,000, a slower first try)."""
+    if method == "simclr":
+        return {"n_studies": 800, "epochs": 1}
+    smoke = XrayConfig.smoke_config()
+    return {"n_studies": smoke.pretrain_studies, "epochs": smoke.pretrain_epochs}
 
 
 def pretrain_backbones(cfg: XrayConfig, log=print) -> dict[str, dict[str, Any]]:
