@@ -248,7 +248,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     checkpoint = ray.train.get_checkpoint()
     if checkpoint:  # resume after a failure or a restored sweep
         with checkpoint.as_directory() as d:
-            state = torch.load(Path(d) / MODEL_FILE, weights_only=True)
+            state = torch.load(Path(d) / MODEL_FILE, map_location="cpu", weights_only=True)
             saved = json.loads((Path(d) / META_FILE).read_text())
         history, restarts = saved.get("history", []), saved.get("restarts", [])
         model.load_state_dict(state["model"])

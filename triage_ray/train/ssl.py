@@ -26,16 +26,18 @@ def simclr_epoch(backbone, head, batches, optimizer, loss_fn, *, mean: float, st
                  strength: float, generator: torch.Generator) -> tuple[float, int]:
     """One SimCLR epoch over [0, 1] (B, 1, H, W) image batches; returns (mean loss, studies)."""
     from triage_ray.train.augment import chest_augment
-    from triage_ray.train.tensors import normalise
+    from triage_ray.train.tensors import model_device, normalise
 
     backbone.train()
     head.train()
+    device = model_device(backbone)
     total, n = 0.0, 0
     for x in batches:
         if len(x) < 2:  # NT-Xent needs another study in the batch as a negative
             continue
-        v1 = normalise(chest_augment(x, strength, generator), mean, std)
-        v2 = normalise(chest_augment(x, strength, generator), mean, std)
+        # views drawn on the CPU (the generator is a CPU one), then moved to the model's device
+        v1 = normalise(chest_augment(x, strength, generator).to(device, non_blocking=True), mean, std)
+        v2 = normalise(chest_augment(x, strength, generator).to(device, non_blocking=True), mean, std)
         loss = loss_fn(head(backbone(v1)), head(backbone(v2)))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -49,6 +51,7 @@ def ssl_loop_per_worker(cfg: dict[str, Any]) -> None:
     """cfg keys: backbone, lr, weight_decay, epochs, batch_size, augment, temperature, seed,
     torch_threads. The "train" dataset holds the unlabeled shards (their label column is unread)."""
     import ray.train
+    import ray.train.torch
     from lightly.loss import NTXentLoss
     from lightly.models.modules import SimCLRProjectionHead
 
@@ -60,6 +63,8 @@ def ssl_loop_per_worker(cfg: dict[str, Any]) -> None:
     backbone = create_backbone(cfg["backbone"], num_outputs=0)
     mean, std = grayscale_normalisation(backbone)
     head = SimCLRProjectionHead(backbone.num_features, 256, 64)
+    device = ray.train.torch.get_device()  # the worker's GPU when use_gpu, else the CPU
+    backbone, head = backbone.to(device), head.to(device)
     params = list(backbone.parameters()) + list(head.parameters())
     optimizer = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
@@ -68,7 +73,7 @@ def ssl_loop_per_worker(cfg: dict[str, Any]) -> None:
     checkpoint = ray.train.get_checkpoint()
     if checkpoint:
         with checkpoint.as_directory() as d:
-            state = torch.load(Path(d) / MODEL_FILE, weights_only=True)
+            state = torch.load(Path(d) / MODEL_FILE, map_location="cpu", weights_only=True)
             history = json.loads((Path(d) / META_FILE).read_text())["history"]
         backbone.load_state_dict(state["model"])
         head.load_state_dict(state["head"])

@@ -14,7 +14,7 @@ import torch
 from triage_ray.train.augment import chest_augment
 from triage_ray.train.schedules import LRSchedule
 from triage_ray.train.supervision import Supervision
-from triage_ray.train.tensors import normalise, pixels_to_unit
+from triage_ray.train.tensors import model_device, normalise, pixels_to_unit
 
 
 def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -22,14 +22,18 @@ def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, to
                 std: float, augment: float = 0.0, generator: torch.Generator | None = None,
                 schedule: LRSchedule | None = None, head_only: bool = False) -> tuple[float, int]:
     """Train on (x in [0, 1] (B, 1, H, W), targets (B, K)) batches; returns (mean loss, studies).
+    Batches arrive on the CPU (Ray Data); each is augmented there (the generator is a CPU one) and
+    then moved, with its targets, to the model's device.
 
     head_only: a linear-probe epoch; only the classifier trains, on frozen features (BatchNorm
     statistics frozen too, so the pretrained features stay exactly as they were)."""
     set_head_only(model, head_only)
     total, n = 0.0, 0  # `schedule` steps after each batch when per-step; the caller ends epochs
+    device = model_device(model)
     for x, y in batches:
         if augment > 0:
             x = chest_augment(x, augment, generator or torch.default_generator)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = supervision.loss(model(normalise(x, mean, std)), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -73,12 +77,15 @@ def set_head_only(model: torch.nn.Module, head_only: bool) -> None:
 
 def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], *, mean: float,
             std: float) -> np.ndarray:
-    """All outputs for [0, 1] image batches, in order: (N, K) float32 logits."""
+    """All outputs for [0, 1] image batches, in order: (N, K) float32 logits, on the CPU whatever
+    the model's device (each batch goes to the model's device and its outputs come back)."""
     model.eval()
+    device = model_device(model)
     out: list[np.ndarray] = []
     with torch.no_grad():
         for x in images:
-            out.append(model(normalise(x, mean, std)).numpy().astype(np.float32))
+            logits = model(normalise(x.to(device, non_blocking=True), mean, std))
+            out.append(logits.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
 
 

@@ -19,6 +19,12 @@ def images_to_unit(batch: dict[str, np.ndarray]) -> torch.Tensor:
     return pixels_to_unit(batch_to_images(batch))
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where the model's parameters live: the Train worker's device once `prepare_model` has run
+    (a GPU on a GPU worker), so every batch, label and output is moved there and back."""
+    return next(model.parameters()).device
+
+
 def normalise(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     """[0, 1] pixels -> the backbone's input scale (its pretrained config's mean/std)."""
     return (x - mean) / std

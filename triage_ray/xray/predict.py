@@ -26,7 +26,7 @@ def load_checkpoint_model(checkpoint_dir: str | Path):
     # checkpoints before per-finding supervision have no n_outputs: they had one logit
     model = create_backbone(meta["backbone"], pretrained=False,
                             num_outputs=int(meta.get("n_outputs", 1)))
-    state = torch.load(Path(checkpoint_dir) / MODEL_FILE, weights_only=True)
+    state = torch.load(Path(checkpoint_dir) / MODEL_FILE, map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
     model.eval()
     return model, meta["mean"], meta["std"]
@@ -42,24 +42,30 @@ def logits_and_features(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
 
 class LogitPredictor:
     """A Ray Data callable class: loads the checkpoint once per actor, then maps batches.
-    With `detector_file` (`gate.ood`), each study also gets its feature distance `ood_distance`."""
+    With `detector_file` (`gate.ood`), each study also gets its feature distance `ood_distance`.
+    device: where the model runs (e.g. "cuda" for an actor given a GPU); each batch is moved there
+    and its logits and features come back to the CPU."""
 
     def __init__(self, checkpoint_dir: str, torch_threads: int | None = None,
-                 detector_file: str | None = None):
+                 detector_file: str | None = None, device: str = "cpu"):
         from triage_ray.gate.ood import FeatureDistance
 
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.model, self.mean, self.std = load_checkpoint_model(checkpoint_dir)
+        self.device = torch.device(device)
+        self.model.to(self.device)
         self.detector = FeatureDistance.load(detector_file) if detector_file else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from triage_ray.train.tensors import images_to_tensor
 
-        logits, features = logits_and_features(self.model, images_to_tensor(batch, self.mean, self.std))
-        out = {"study_id": batch["study_id"], "logit": logits.numpy().astype(np.float32)}
+        x = images_to_tensor(batch, self.mean, self.std).to(self.device, non_blocking=True)
+        logits, features = logits_and_features(self.model, x)
+        out = {"study_id": batch["study_id"], "logit": logits.float().cpu().numpy()}
         if self.detector is not None:
-            out["ood_distance"] = self.detector.distance(features.numpy()).astype(np.float32)
+            out["ood_distance"] = self.detector.distance(features.float().cpu().numpy()).astype(
+                np.float32)
         return out
 
 
