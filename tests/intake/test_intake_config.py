@@ -80,3 +80,26 @@ def test_trial_plan_covers_the_map_with_the_chosen_setup_only():
     assert specs["mtl_fixed"].sizes(index, "rel0.5") == index["rel0.5"]["sizes"]
     order = [s.setup for s in plan_trials(cfg, index, hypers, "pcgrad")]
     assert order[0] == "mtl_pcgrad" and order[-1] == "xgb"  # longest first
+
+
+def test_lanes_hold_every_setup_once_xgboost_alone_and_end_close_together():
+    from triage_ray.intake.fitting import Hyper
+    from triage_ray.intake.study import _work, plan_trials
+    from triage_ray.intake.trials import lane_settings, pack_lanes
+
+    cfg = IntakeConfig()
+    index = {key: {"role": role, "relatedness": rel,
+                   "sizes": [cfg.control_size] if role == "control" else
+                   cfg.train_sizes + ([cfg.pool_size] if role == "headline" else [])}
+             for key, rel, role in plan_settings(cfg)}
+    hypers = {s.key: Hyper(1e-3) for s in tuned_setups(cfg.weightings)}
+    specs = plan_trials(cfg, index, hypers, "pcgrad")
+    work = {s.setup: _work(cfg, s, index) for s in specs}
+    lanes = pack_lanes(specs, 2, lambda s: work[s.setup])
+    assert len(lanes) == 3 and [s.setup for s in lanes[-1]] == ["xgb"]  # 2 Train runs + XGBoost
+    assert sorted(s.setup for lane in lanes for s in lane) == sorted(work)  # each setup once
+    loads = [sum(work[s.setup] for s in lane) for lane in lanes[:2]]
+    assert loads[0] >= loads[1] and loads[0] - loads[1] <= max(work.values())  # greedy balance
+    assert set(lane_settings(lanes[0]) + lane_settings(lanes[1])) == set(index)
+    assert len(pack_lanes(specs, 8, lambda s: work[s.setup])) == len(specs)  # one setup a lane
+    assert len(pack_lanes(specs, 1, lambda s: work[s.setup])) == 2

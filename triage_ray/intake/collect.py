@@ -28,7 +28,7 @@ def collect_runs(grid: Any) -> Runs:
     for result in grid:
         frame = result.metrics_dataframe
         if frame is None or "checkpoint_path" not in frame:
-            raise RuntimeError(f"trial {result.config['spec']} reported no checkpoints")
+            raise RuntimeError(f"trial {result.config['lane']} reported no checkpoints")
         for path in frame["checkpoint_path"].dropna():
             with ray.train.Checkpoint(path).as_directory() as d:
                 with np.load(Path(d) / "predictions.npz") as z:

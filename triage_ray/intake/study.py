@@ -29,7 +29,7 @@ from triage_ray.intake.schema import GENERATED, TASKS
 from triage_ray.intake.setups import headline_setups, map_setups, tuned_setups
 from triage_ray.intake.streams import build_dataset
 from triage_ray.intake.tables import StudyTables, evaluate_study, task_predictions
-from triage_ray.intake.trials import TrialSpec, run_trials
+from triage_ray.intake.trials import TrialSpec, pack_lanes, run_trials
 from triage_ray.intake.tuning import select_weighting, tune_all, tuning_data
 
 
@@ -42,11 +42,10 @@ def new_run_dir(cfg: IntakeConfig) -> Path:
 
 def plan_trials(cfg: IntakeConfig, data_index: dict[str, Any], hypers: dict[str, Any],
                 selected: str) -> list[TrialSpec]:
-    """One trial per setup (each Train start is paid once): every setup trains on the headline
-    setting; the chosen multi-task setup and the single-task pair also train on every other
-    setting and control (the transfer map); the parameter-matched model trains at the headline's
-    largest size only (the one matched comparison). Longest first, so two lanes of trials end
-    together."""
+    """One spec per setup (`trials.pack_lanes` then puts them into Train runs): every setup trains
+    on the headline setting; the chosen multi-task setup and the single-task pair also train on
+    every other setting and control (the transfer map); the parameter-matched model trains at the
+    headline's largest size only (the one matched comparison). Longest first."""
     from dataclasses import asdict
 
     head = headline_key(data_index)
@@ -145,7 +144,8 @@ def run_intake_study(cfg: IntakeConfig, run_dir: Path | None = None,
     selected = select_weighting(tuning, cfg.weightings)
     clock["tuning"] = time.perf_counter()
     specs = plan_trials(cfg, data_index, hypers, selected)
-    runs = collect_runs(run_trials(cfg, data_index, dataset, run_dir, specs, progress_bars))
+    lanes = pack_lanes(specs, cfg.max_concurrent_trials, lambda s: _work(cfg, s, data_index))
+    runs = collect_runs(run_trials(cfg, data_index, dataset, run_dir, lanes, progress_bars))
     clock["trials"] = time.perf_counter()
     settings = {k: {"role": v["role"], "relatedness": v["relatedness"], "sizes": v["sizes"]}
                 for k, v in data_index.items()}

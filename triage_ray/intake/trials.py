@@ -1,12 +1,16 @@
-"""Ray wiring for the study's fits: Ray Tune runs one trial per setup (`TrialSpec`: the setup and
-the data settings it trains on), each a Ray Train run fed by Ray Data.
+"""Ray wiring for the study's fits: Ray Tune runs one trial per lane, each a Ray Train run fed by
+Ray Data. A lane is a list of setups (`TrialSpec`: a setup and the data settings it trains on)
+trained one after another by one worker; there are as many Transformer lanes as trials may run at
+once (`pack_lanes`, balanced by estimated work), and XGBoost has its own.
 
 The trial is a driver function (Train V2 pattern, see shared notes) that fits a TorchTrainer or
-XGBoostTrainer whose single worker trains every setting x training size x seed of its spec in
-turn: Train costs 10-15 s to start on an idle laptop (minutes on a busy one), so one start is
-shared by all of them. After each fit the worker reports metrics plus a checkpoint holding the
-validation and test logits; Tune's TuneReportCallback forwards both, and `collect.py` reads the
-checkpoints back.
+XGBoostTrainer whose single worker trains every setup x setting x training size x seed of its
+lane in turn: Train costs 10-15 s to start on an idle laptop and 40-60 s on a busy 2-core box
+(benchmarks/train_startup.py), so one start is shared by all of them. One trial per setup, as
+before, paid that start seven times in the smoke study where two lanes can run at once. After each
+fit the worker reports metrics plus a checkpoint holding the validation and test logits; Tune's
+TuneReportCallback forwards both, and `collect.py` reads the checkpoints back (each names its
+setup).
 
 XGBoost runs in Ray Train's XGBoostTrainer (1 worker; more workers would train data-parallel but
 would then need the text vocabulary fitted before sharding, which is why it is fitted on the
@@ -48,6 +52,35 @@ class TrialSpec:
         return sizes if self.only_sizes is None else [z for z in sizes if z in self.only_sizes]
 
 
+Lane = tuple[TrialSpec, ...]  # trained one after another by one Train worker
+
+
+def pack_lanes(specs: list[TrialSpec], n_lanes: int, work) -> list[Lane]:
+    """Transformer specs into at most `n_lanes` lanes, longest first onto the lane with the least
+    work so far (`work(spec)`: estimated cost), so the lanes end together; XGBoost in a lane of its
+    own (its trainer differs), last. Lanes are ordered by their work, longest first."""
+    torch_specs = sorted((s for s in specs if s.setup != "xgb"), key=work, reverse=True)
+    lanes: list[list[TrialSpec]] = [[] for _ in range(max(1, min(n_lanes, len(torch_specs))))]
+    loads = [0.0] * len(lanes)
+    for spec in torch_specs:
+        i = loads.index(min(loads))
+        lanes[i].append(spec)
+        loads[i] += work(spec)
+    ordered = [tuple(lane) for _, lane in sorted(zip(loads, lanes, strict=True),
+                                                 key=lambda pair: -pair[0]) if lane]
+    xgb = tuple(s for s in specs if s.setup == "xgb")
+    return ordered + ([xgb] if xgb else [])
+
+
+def lane_settings(lane: Lane) -> tuple[str, ...]:
+    """Every data setting some spec of the lane trains on, in first-seen order."""
+    return tuple(dict.fromkeys(k for spec in lane for k in spec.settings))
+
+
+def _lane(config: dict[str, Any]) -> Lane:
+    return tuple(TrialSpec(**{**s, "settings": tuple(s["settings"])}) for s in config["lane"])
+
+
 def _report(metrics: dict[str, Any], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     import ray.train
 
@@ -78,19 +111,21 @@ def transformer_worker_loop(config: dict[str, Any]) -> None:
     from triage_ray.intake.fitting import fit_and_predict, tensors
 
     cfg = IntakeConfig.from_dict(config["study"])
-    spec = TrialSpec(**config["spec"])
-    setup, hyper = Setup.from_key(spec.setup), Hyper.from_dict(spec.hyper or {})
+    lane = _lane(config)
     torch.set_num_threads(cfg.torch_threads)
-    rows = load_rows(ray.train.get_dataset_shard("records"), spec.settings)  # one streamed pass
-    for setting in spec.settings:
-        for size in spec.sizes(config["data"], setting):
-            vocab = config["data"][setting]["vocab"][str(size)]
-            train = tensors(select(rows, setting, "train", size), ids_column(size))
-            split = _eval_tensors(rows, setting, size)
-            for seed in range(seed_count(cfg, config["data"][setting]["role"])):
-                arrays, meta = fit_and_predict(setup, cfg, hyper, train, split, vocab, seed)
-                meta["setting"] = setting
-                _report(_metrics(meta) | {"best_epoch": meta["best_epoch"]}, arrays, meta)
+    rows = load_rows(ray.train.get_dataset_shard("records"), lane_settings(lane))  # one pass
+    for spec in lane:
+        setup, hyper = Setup.from_key(spec.setup), Hyper.from_dict(spec.hyper or {})
+        for setting in spec.settings:
+            for size in spec.sizes(config["data"], setting):
+                vocab = config["data"][setting]["vocab"][str(size)]
+                train = tensors(select(rows, setting, "train", size), ids_column(size))
+                split = _eval_tensors(rows, setting, size)
+                for seed in range(seed_count(cfg, config["data"][setting]["role"])):
+                    arrays, meta = fit_and_predict(setup, cfg, hyper, train, split, vocab, seed)
+                    meta["setting"] = setting
+                    _report(_metrics(meta) | {"setup": spec.setup, "best_epoch": meta["best_epoch"]},
+                            arrays, meta)
 
 
 def xgb_worker_loop(config: dict[str, Any]) -> None:
@@ -100,7 +135,7 @@ def xgb_worker_loop(config: dict[str, Any]) -> None:
     from triage_ray.intake.features import TabularFeaturizer
 
     cfg = IntakeConfig.from_dict(config["study"])
-    spec = TrialSpec(**config["spec"])
+    (spec,) = _lane(config)  # XGBoost's lane holds XGBoost alone
     rows = load_rows(ray.train.get_dataset_shard("records"), spec.settings)
     raw = [c for c, v in rows.items() if v.ndim == 1]
     for setting in spec.settings:
@@ -115,7 +150,7 @@ def xgb_worker_loop(config: dict[str, Any]) -> None:
                 arrays, meta = _fit_xgb(cfg, X, train, val, test, seed)
                 meta |= {"setup": "xgb", "setting": setting, "size": size, "seed": seed,
                          "n_features": len(feats.feature_names_)}
-                _report(_metrics(meta), arrays, meta)
+                _report(_metrics(meta) | {"setup": "xgb"}, arrays, meta)
 
 
 def _fit_xgb(cfg: IntakeConfig, X: dict[str, np.ndarray], train: pd.DataFrame, val: pd.DataFrame,
@@ -146,7 +181,7 @@ def _fit_xgb(cfg: IntakeConfig, X: dict[str, np.ndarray], train: pd.DataFrame, v
 
 
 def setup_trial(config: dict[str, Any], dataset: Any) -> None:
-    """Ray Tune trainable (driver function): fit one Ray Train run for one TrialSpec."""
+    """Ray Tune trainable (driver function): one Ray Train run for one lane of TrialSpecs."""
     import ray.train
     from ray.data import DataContext
     from ray.train.torch import TorchTrainer
@@ -155,17 +190,17 @@ def setup_trial(config: dict[str, Any], dataset: Any) -> None:
 
     DataContext.get_current().enable_progress_bars = config.get("progress_bars", False)
     cfg = IntakeConfig.from_dict(config["study"])
-    spec = TrialSpec(**config["spec"])
-    trainer_cls, loop = ((XGBoostTrainer, xgb_worker_loop) if spec.setup == "xgb"
+    lane = _lane(config)
+    trainer_cls, loop = ((XGBoostTrainer, xgb_worker_loop) if lane[0].setup == "xgb"
                          else (TorchTrainer, transformer_worker_loop))
     trainer = trainer_cls(
         loop,
-        train_loop_config={"study": config["study"], "spec": config["spec"],
-                           "data": {s: config["data"][s] for s in spec.settings}},
+        train_loop_config={"study": config["study"], "lane": config["lane"],
+                           "data": {s: config["data"][s] for s in lane_settings(lane)}},
         scaling_config=ray.train.ScalingConfig(
             num_workers=1, resources_per_worker={"CPU": cfg.worker_cpus}),
         run_config=ray.train.RunConfig(
-            name=spec.setup, storage_path=config["storage"],
+            name="+".join(spec.setup for spec in lane), storage_path=config["storage"],
             callbacks=[TuneReportCallback()],
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=None)),
         datasets={"records": dataset},
@@ -175,8 +210,8 @@ def setup_trial(config: dict[str, Any], dataset: Any) -> None:
 
 
 def run_trials(cfg: IntakeConfig, data_index: dict[str, Any], dataset: Any, run_dir: Path,
-               specs: list[TrialSpec], progress_bars: bool = False) -> Any:
-    """Run every TrialSpec as a Tune trial; returns the ResultGrid (raises if any trial failed)."""
+               lanes: list[Lane], progress_bars: bool = False) -> Any:
+    """Run every lane as a Tune trial; returns the ResultGrid (raises if any trial failed)."""
     from ray import tune
 
     storage = str((run_dir / "ray").resolve())
@@ -184,7 +219,7 @@ def run_trials(cfg: IntakeConfig, data_index: dict[str, Any], dataset: Any, run_
                                     {"cpu": cfg.trial_cpus})
     tuner = tune.Tuner(
         trainable,
-        param_space={"spec": tune.grid_search([asdict(s) for s in specs]),
+        param_space={"lane": tune.grid_search([[asdict(s) for s in lane] for lane in lanes]),
                      "study": cfg.to_dict(), "data": data_index, "storage": storage,
                      "progress_bars": progress_bars},
         tune_config=tune.TuneConfig(max_concurrent_trials=cfg.max_concurrent_trials),

@@ -47,9 +47,9 @@ class TuningData:
     ids_column: str
 
 
-def tune_trial(config: dict[str, Any], setup_key: str, study: dict[str, Any],
-               data: TuningData) -> None:
-    """Tune function trainable: one fit, reporting validation macro-F1 after every epoch."""
+def tune_trial(config: dict[str, Any], study: dict[str, Any], data: TuningData) -> None:
+    """Tune function trainable: one fit of config["point"] (a setup and its hyperparameters),
+    reporting validation macro-F1 after every epoch."""
     import torch
     from ray import tune
 
@@ -57,12 +57,13 @@ def tune_trial(config: dict[str, Any], setup_key: str, study: dict[str, Any],
 
     cfg = IntakeConfig.from_dict(study)
     torch.set_num_threads(cfg.torch_threads)
-    hyper = Hyper.from_dict(config)
+    point = config["point"]
+    hyper = Hyper.from_dict(point)
 
     def report(epoch: int, loss: float, score: float | None) -> None:
         tune.report({METRIC: score, "epoch": epoch + 1, "train_loss": loss})
 
-    fit_setup(Setup.from_key(setup_key), cfg, hyper, tensors(data.train, data.ids_column),
+    fit_setup(Setup.from_key(point["setup"]), cfg, hyper, tensors(data.train, data.ids_column),
               tensors(data.val, data.ids_column), data.vocab, seed=0,
               max_epochs=cfg.tune_max_epochs, patience=cfg.patience, on_epoch=report)
 
@@ -70,16 +71,6 @@ def tune_trial(config: dict[str, Any], setup_key: str, study: dict[str, Any],
 def _tunes_weight(setup: Setup) -> bool:
     """Only fixed weighting has an urgency weight to tune (the others set or learn it)."""
     return setup.kind == "multitask" and setup.weighting == "fixed"
-
-
-def search_space(setup: Setup, cfg: IntakeConfig) -> dict[str, Any]:
-    """The ranges the design covers (Tune checks every point against them)."""
-    from ray import tune
-
-    space: dict[str, Any] = {"lr": tune.loguniform(*cfg.lr_range)}
-    if _tunes_weight(setup):
-        space["urgency_weight"] = tune.uniform(*cfg.urgency_weight_range)
-    return space
 
 
 def design(setup: Setup, cfg: IntakeConfig) -> list[dict[str, float]]:
@@ -99,40 +90,43 @@ def design(setup: Setup, cfg: IntakeConfig) -> list[dict[str, float]]:
     return points
 
 
-def tune_setup(setup: Setup, cfg: IntakeConfig, data: TuningData, storage: Path) -> Any:
-    """One Tuner (the design's points, each trained to its own early stop) for one setup;
-    returns its ResultGrid."""
+def tune_setups(setups: list[Setup], cfg: IntakeConfig, data: TuningData, storage: Path) -> Any:
+    """One Tuner for every setup's design points (each trained to its own early stop); returns
+    its ResultGrid. One Tuner, not one per setup, so that its trial actors are reused from trial
+    to trial (`reuse_actors`): each new actor costs a process start and the torch import, several
+    seconds on a busy 2-core box, for trials of a few seconds each."""
     from ray import tune
-    from ray.tune.search.basic_variant import BasicVariantGenerator
 
     trainable = tune.with_resources(
-        tune.with_parameters(tune_trial, setup_key=setup.key, study=cfg.to_dict(), data=data),
+        tune.with_parameters(tune_trial, study=cfg.to_dict(), data=data),
         {"cpu": cfg.tune_trial_cpus})
-    points = design(setup, cfg)
+    points = [{"setup": setup.key, **point} for setup in setups for point in design(setup, cfg)]
     tuner = tune.Tuner(
-        trainable, param_space=search_space(setup, cfg),  # every trial is one of the points
-        tune_config=tune.TuneConfig(
-            # the generator's own limit: Tune ignores max_concurrent_trials for a generator
-            search_alg=BasicVariantGenerator(points_to_evaluate=points,
-                                             max_concurrent=cfg.max_concurrent_trials),
-            num_samples=len(points)),
-        run_config=tune.RunConfig(name=f"tune_{setup.key}", storage_path=str(storage),
-                                  verbose=0))
+        trainable, param_space={"point": tune.grid_search(points)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=cfg.max_concurrent_trials,
+                                    reuse_actors=True),
+        run_config=tune.RunConfig(name="tuning", storage_path=str(storage), verbose=0))
     grid = tuner.fit()
     if grid.errors:
-        raise RuntimeError(f"tuning {setup.key}: {len(grid.errors)} trial(s) failed; first: "
+        raise RuntimeError(f"tuning: {len(grid.errors)} trial(s) failed; first: "
                            f"{grid.errors[0]!r}")
     return grid
 
 
-def trial_rows(setup: Setup, grid: Any) -> list[dict[str, Any]]:
-    """One row per tuning trial: its hyperparameters, best validation F1 and epochs run."""
+def trial_rows(setup: Setup, grid: Any, cfg: IntakeConfig) -> list[dict[str, Any]]:
+    """One row per tuning trial of `setup`, in its design's order: its hyperparameters, best
+    validation F1 and epochs run."""
+    results = {}
+    for result in grid:
+        point = result.config["point"]
+        if point["setup"] == setup.key:
+            results[(point["lr"], point.get("urgency_weight"))] = result
     rows = []
-    for i, result in enumerate(grid):
-        frame = result.metrics_dataframe
+    for i, point in enumerate(design(setup, cfg)):
+        frame = results[(point["lr"], point.get("urgency_weight"))].metrics_dataframe
         scores = frame[METRIC].to_numpy(float)
-        rows.append({"setup": setup.key, "trial": i, "lr": result.config["lr"],
-                     "urgency_weight": result.config.get("urgency_weight"),
+        rows.append({"setup": setup.key, "trial": i, "lr": point["lr"],
+                     "urgency_weight": point.get("urgency_weight"),
                      "best_val_f1": float(np.nanmax(scores)),
                      "best_epoch": int(frame["epoch"].iloc[int(np.nanargmax(scores))]),
                      "epochs_run": int(frame["epoch"].max())})
@@ -142,10 +136,11 @@ def trial_rows(setup: Setup, grid: Any) -> list[dict[str, Any]]:
 def tune_all(setups: list[Setup], cfg: IntakeConfig, data: TuningData, storage: Path
              ) -> tuple[dict[str, Hyper], pd.DataFrame]:
     """({setup key: its best hyperparameters}, every trial as a table)."""
+    grid = tune_setups(setups, cfg, data, storage)
     best: dict[str, Hyper] = {}
     rows: list[dict[str, Any]] = []
     for setup in setups:
-        trials = trial_rows(setup, tune_setup(setup, cfg, data, storage))
+        trials = trial_rows(setup, grid, cfg)
         top = max(trials, key=lambda r: r["best_val_f1"])
         best[setup.key] = Hyper(top["lr"], top["urgency_weight"])
         rows += [r | {"chosen": r is top} for r in trials]
