@@ -63,6 +63,32 @@ def test_fit_writes_heldout_logits_and_resumes(ray_local, shards, tmp_path):
 
 
 @pytest.mark.slow
+def test_two_workers_share_the_training_split_and_resume_from_their_checkpoint(ray_local, shards,
+                                                                             tmp_path):
+    """Distributed data parallel (gloo, 2 CPU workers): each worker trains on its part of the
+    training split, rank 0 scores every held-out study exactly once, and a checkpoint the two
+    wrote (the unwrapped model's weights) resumes under DDP again."""
+    shard_dir, studies = shards
+    two = {"num_workers": 2, "cpus_per_worker": 0.5, "batch_size": 32, "torch_threads": 1}
+    result = build_trainer(XrayConfig.from_dict({**two, "epochs": 1}), PARAMS, str(shard_dir),
+                           vocabulary=NIH_FINDINGS, storage_path=str(tmp_path), name="ddp").fit()
+    n_train = int((studies["split"] == "train").sum())
+    assert 0 < result.metrics["n_train"] < n_train  # rank 0's part of the split, not all of it
+    held = HeldOutLogits.load(result.checkpoint.path)
+    for split in ("calib", "select", "test"):
+        expected = studies.loc[studies["split"] == split, "study_id"]
+        assert sorted(held.study_id[split]) == sorted(expected), split
+        assert np.isfinite(held.logit[split]).all()
+
+    resumed = build_trainer(XrayConfig.from_dict({**two, "epochs": 2}), PARAMS, str(shard_dir),
+                            vocabulary=NIH_FINDINGS, storage_path=str(tmp_path), name="ddp").fit()
+    assert resumed.metrics["epoch"] == 1
+    meta = json.loads((tmp_path / "ddp").joinpath(
+        resumed.checkpoint.path.split("/")[-1], "meta.json").read_text())
+    assert [r["resumed_after_epoch"] for r in meta["restarts"]] == [0]
+
+
+@pytest.mark.slow
 def test_fit_per_finding_supervision_from_pretrained_weights_probe_then_full(ray_local, shards,
                                                                             tmp_path):
     """multilabel + augmentation from init "pretrain" with a linear probe first: 15 outputs

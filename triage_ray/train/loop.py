@@ -251,7 +251,9 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             state = torch.load(Path(d) / MODEL_FILE, map_location="cpu", weights_only=True)
             saved = json.loads((Path(d) / META_FILE).read_text())
         history, restarts = saved.get("history", []), saved.get("restarts", [])
-        model.load_state_dict(state["model"])
+        # the checkpoint holds the unwrapped model's weights (no DDP "module." prefix): load them
+        # into the unwrapped model, whatever the number of workers that wrote or reads them
+        (model.module if hasattr(model, "module") else model).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.scheduler.load_state_dict(state["scheduler"])
         start_epoch = state["epoch"] + 1
