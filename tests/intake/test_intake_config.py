@@ -58,16 +58,22 @@ def test_sweep_script_builds_configs():
     assert len(path.read_text().splitlines()) < 120  # the entry script stays thin
 
 
-def test_trial_plan_covers_the_map_with_the_chosen_setup_only():
+def default_plan() -> tuple[IntakeConfig, dict, dict]:
+    """The default study's data index (sizes per setting) and one learning rate per tuned setup."""
     from triage_ray.intake.fitting import Hyper
-    from triage_ray.intake.study import plan_trials
 
     cfg = IntakeConfig()
     index = {key: {"role": role, "relatedness": rel,
                    "sizes": [cfg.control_size] if role == "control" else
                    cfg.train_sizes + ([cfg.pool_size] if role == "headline" else [])}
              for key, rel, role in plan_settings(cfg)}
-    hypers = {s.key: Hyper(1e-3) for s in tuned_setups(cfg.weightings)}
+    return cfg, index, {s.key: Hyper(1e-3) for s in tuned_setups(cfg.weightings)}
+
+
+def test_trial_plan_covers_the_map_with_the_chosen_setup_only():
+    from triage_ray.intake.study import plan_trials
+
+    cfg, index, hypers = default_plan()
     specs = {s.setup: s for s in plan_trials(cfg, index, hypers, "pcgrad")}
     assert set(specs) == {"mtl_pcgrad_matched", "mtl_fixed", "mtl_uncertainty", "mtl_pcgrad",
                           "tf_urgency", "tf_specialty", "xgb"}
@@ -83,16 +89,10 @@ def test_trial_plan_covers_the_map_with_the_chosen_setup_only():
 
 
 def test_lanes_hold_every_setup_once_xgboost_alone_and_end_close_together():
-    from triage_ray.intake.fitting import Hyper
     from triage_ray.intake.study import _work, plan_trials
     from triage_ray.intake.trials import lane_settings, pack_lanes
 
-    cfg = IntakeConfig()
-    index = {key: {"role": role, "relatedness": rel,
-                   "sizes": [cfg.control_size] if role == "control" else
-                   cfg.train_sizes + ([cfg.pool_size] if role == "headline" else [])}
-             for key, rel, role in plan_settings(cfg)}
-    hypers = {s.key: Hyper(1e-3) for s in tuned_setups(cfg.weightings)}
+    cfg, index, hypers = default_plan()
     specs = plan_trials(cfg, index, hypers, "pcgrad")
     work = {s.setup: _work(cfg, s, index) for s in specs}
     lanes = pack_lanes(specs, 2, lambda s: work[s.setup])
