@@ -91,7 +91,7 @@ def _report(metrics: dict[str, Any], arrays: dict[str, np.ndarray], meta: dict[s
 
 
 def _metrics(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: meta[k] for k in ("setting", "size", "seed", "fit_wall_s", "fit_cpu_s")}
+    return {k: meta[k] for k in ("setup", "setting", "size", "seed", "fit_wall_s", "fit_cpu_s")}
 
 
 def _eval_tensors(rows: dict[str, np.ndarray], setting: str, size: int) -> dict[str, Any]:
@@ -124,8 +124,7 @@ def transformer_worker_loop(config: dict[str, Any]) -> None:
                 for seed in range(seed_count(cfg, config["data"][setting]["role"])):
                     arrays, meta = fit_and_predict(setup, cfg, hyper, train, split, vocab, seed)
                     meta["setting"] = setting
-                    _report(_metrics(meta) | {"setup": spec.setup, "best_epoch": meta["best_epoch"]},
-                            arrays, meta)
+                    _report(_metrics(meta) | {"best_epoch": meta["best_epoch"]}, arrays, meta)
 
 
 def xgb_worker_loop(config: dict[str, Any]) -> None:
@@ -150,7 +149,7 @@ def xgb_worker_loop(config: dict[str, Any]) -> None:
                 arrays, meta = _fit_xgb(cfg, X, train, val, test, seed)
                 meta |= {"setup": "xgb", "setting": setting, "size": size, "seed": seed,
                          "n_features": len(feats.feature_names_)}
-                _report(_metrics(meta) | {"setup": "xgb"}, arrays, meta)
+                _report(_metrics(meta), arrays, meta)
 
 
 def _fit_xgb(cfg: IntakeConfig, X: dict[str, np.ndarray], train: pd.DataFrame, val: pd.DataFrame,
