@@ -24,12 +24,16 @@ check_dependencies()  # a clear message, not a ModuleNotFoundError, under the wr
 from triage_ray.common.ray_session import add_address_argument, start_ray  # noqa: E402
 from triage_ray.models import BACKBONES  # noqa: E402
 from triage_ray.xray.config import XrayConfig, resumed_config  # noqa: E402
+from triage_ray.xray.profiles import PROFILES, profile_values  # noqa: E402
 from triage_ray.xray.sources import PILE_SOURCES, SOURCES  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="tiny sizes: every stage in < 5 min")
+    p.add_argument("--profile", choices=sorted(PROFILES),
+                   help="a named preset: gpu = 224 px DenseNet-121, mixed precision, one Train "
+                        "worker per GPU (docs/performance.md); --set overrides any of it")
     p.add_argument("--config", type=Path, help="JSON file of XrayConfig overrides")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
                    help="override config keys, e.g. --set epochs=2 'lrs=[0.001]'")
@@ -47,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> XrayConfig:
-    overrides = json.loads(args.config.read_text()) if args.config else {}
+    # a resumed run keeps its saved config, the profile's values included
+    overrides = profile_values(args.profile) if args.profile and not args.resume else {}
+    overrides.update(json.loads(args.config.read_text()) if args.config else {})
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)
@@ -62,7 +68,10 @@ def build_config(args: argparse.Namespace) -> XrayConfig:
 def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     cfg = build_config(args)
+    import ray
+
     from triage_ray.xray.pipeline import run_xray
+    from triage_ray.xray.profiles import fit_to_cluster
     from triage_ray.xray.sources import startup_notes
 
     print("\n".join(startup_notes(cfg)), flush=True)  # before Ray starts: what this run will do
@@ -74,6 +83,10 @@ def main(argv: list[str] | None = None) -> Path:
     bars = os.environ.get("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
     start_ray(args.address, args.num_cpus or max(os.cpu_count() or 1, 4),
               {"RAY_DATA_DISABLE_PROGRESS_BARS": bars})
+    try:  # GPUs asked for and none in the cluster: a clear error now, not a wait for a GPU
+        cfg = fit_to_cluster(cfg, ray.nodes())
+    except RuntimeError as e:
+        sys.exit(f"xray: {e}")
     run_dir = run_xray(cfg, resume_dir=args.resume.resolve() if args.resume else None)
     print(f"\nDone. Results: {run_dir}")
     return run_dir

@@ -32,10 +32,15 @@ def shards(tmp_path_factory):
     return root / "shards", studies
 
 
+# the Train run below computes as a GPU profile run does (autocast to bfloat16, channels-last;
+# a CPU runs both): the float32 path is every smoke study's
+MIXED = {"precision": "bf16", "channels_last": True}
+
+
 @pytest.mark.slow
 def test_fit_writes_heldout_logits_and_resumes(ray_local, shards, tmp_path):
     shard_dir, studies = shards
-    cfg = XrayConfig.from_dict({"epochs": 1, "batch_size": 32, "torch_threads": 1})
+    cfg = XrayConfig.from_dict({"epochs": 1, "batch_size": 32, "torch_threads": 1, **MIXED})
     trainer = build_trainer(cfg, PARAMS, str(shard_dir), vocabulary=NIH_FINDINGS,
                             storage_path=str(tmp_path), name="run")
     result = trainer.fit()
@@ -53,13 +58,14 @@ def test_fit_writes_heldout_logits_and_resumes(ray_local, shards, tmp_path):
     assert auroc(y, sigmoid(held.logit["calib"])) == pytest.approx(result.metrics["val_auroc"])
 
     # Same name + storage: the new trainer starts from the saved epoch instead of from scratch.
-    cfg2 = XrayConfig.from_dict({"epochs": 2, "batch_size": 32, "torch_threads": 1})
+    cfg2 = XrayConfig.from_dict({"epochs": 2, "batch_size": 32, "torch_threads": 1, **MIXED})
     resumed = build_trainer(cfg2, PARAMS, str(shard_dir), vocabulary=NIH_FINDINGS,
                             storage_path=str(tmp_path), name="run").fit()
     assert resumed.metrics["epoch"] == 1
     meta = json.loads((tmp_path / "run").joinpath(
         resumed.checkpoint.path.split("/")[-1], "meta.json").read_text())
     assert meta["backbone"] == "mobilenetv3_small_050"
+    assert (meta["precision"], meta["channels_last"]) == ("bf16", True)
 
 
 @pytest.mark.slow
@@ -67,7 +73,7 @@ def test_two_workers_share_the_training_split_and_resume_from_their_checkpoint(r
                                                                              tmp_path):
     """Distributed data parallel (gloo, 2 CPU workers): each worker trains on its part of the
     training split, rank 0 scores every held-out study exactly once, and a checkpoint the two
-    wrote (the unwrapped model's weights) resumes under DDP again."""
+    wrote (the unwrapped model's weights) resumes under DDP again, then on one worker."""
     shard_dir, studies = shards
     two = {"num_workers": 2, "cpus_per_worker": 0.5, "batch_size": 32, "torch_threads": 1}
     result = build_trainer(XrayConfig.from_dict({**two, "epochs": 1}), PARAMS, str(shard_dir),
@@ -86,6 +92,15 @@ def test_two_workers_share_the_training_split_and_resume_from_their_checkpoint(r
     meta = json.loads((tmp_path / "ddp").joinpath(
         resumed.checkpoint.path.split("/")[-1], "meta.json").read_text())
     assert [r["resumed_after_epoch"] for r in meta["restarts"]] == [0]
+
+    # ... and on one worker: what the two wrote is the plain model's weights, not DDP's
+    one = build_trainer(XrayConfig.from_dict({"epochs": 3, "batch_size": 32, "torch_threads": 1}),
+                        PARAMS, str(shard_dir), vocabulary=NIH_FINDINGS,
+                        storage_path=str(tmp_path), name="ddp").fit()
+    assert one.metrics["epoch"] == 2 and one.metrics["n_train"] == n_train
+    meta = json.loads((tmp_path / "ddp").joinpath(
+        one.checkpoint.path.split("/")[-1], "meta.json").read_text())
+    assert [r["resumed_after_epoch"] for r in meta["restarts"]] == [0, 1]
 
 
 @pytest.mark.slow

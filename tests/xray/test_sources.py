@@ -55,14 +55,14 @@ def test_a_real_source_says_what_it_will_do_and_names_the_flags(tmp_path):
     assert real[0].startswith("source chexpert at /d; input size 64 px; init scratch; pile "
                               "GENERATED")
     text = "\n".join(real[1:])
-    for flag in ("--pile-root", "image_size=224", "pretrained=true", "reference="):
+    for flag in ("--pile-root", "--profile gpu", "image_size=224", "pretrained=true", "reference="):
         assert flag in text, flag
     own = startup_notes(XrayConfig.from_dict({
         "source": "chexpert", "data_root": "/d", "pile_root": "/p", "pile_source": "dicom",
         "image_size": 224, "pretrained": True, "weights_file": str(tmp_path / "w.pt"), "reference": "csv",
         "reference_labels": "/r.csv"}))
     assert own == ["source chexpert at /d; input size 224 px; init file; pile dicom export at /p; "
-                   "reference csv"]
+                   "reference csv; 1 Train worker on CPUs, fp32"]
     assert len(startup_notes(XrayConfig())) == 1  # the generated default: nothing to warn about
     mixed = startup_notes(XrayConfig.from_dict({"pile_root": "/p", "pile_source": "dicom"}))
     assert "trains on GENERATED images but triages the files at /p (a real pile unless" in mixed[1]

@@ -45,6 +45,7 @@ def train_loop_config(cfg: XrayConfig, params: Mapping[str, Any], vocabulary: Se
         "torch_threads": cfg.torch_threads, "supervision": cfg.supervision,
         "concurrent_workers": cfg.max_concurrent_trials * cfg.num_workers,
         "findings": list(vocabulary),
+        "precision": cfg.precision, "channels_last": cfg.channels_last,
     }
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from triage_ray.train.heldout import HELDOUT_FILE, HELDOUT_SPLITS
+from triage_ray.train.precision import FP32, StepPrecision
 from triage_ray.train.reporting import epoch_counters
 from triage_ray.train.supervision import Supervision
 
@@ -87,13 +88,13 @@ def _rows(cols: dict[str, list[np.ndarray]], logit: np.ndarray) -> dict[str, np.
             "split": flat["split"].astype(str), "logit": logit}
 
 
-def _predict(model, shard, mean: float, std: float,
-             shard_dir: str | None = None) -> dict[str, np.ndarray]:
+def _predict(model, shard, mean: float, std: float, shard_dir: str | None = None,
+             step: StepPrecision = FP32) -> dict[str, np.ndarray]:
     """study_id, label, split and the abnormal logit (output 0) for every row of `shard`."""
     from triage_ray.train.steps import predict
 
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ID_COLUMNS}
-    logit = predict(model, _images(shard, cols, shard_dir), mean=mean, std=std)[:, 0]
+    logit = predict(model, _images(shard, cols, shard_dir), mean=mean, std=std, step=step)[:, 0]
     return _rows(cols, logit)
 
 
@@ -114,17 +115,19 @@ class ValidationSet:
     def cached(self) -> bool:
         return self.pixels is not None
 
-    def predict(self, model, mean: float, std: float) -> dict[str, np.ndarray]:
+    def predict(self, model, mean: float, std: float,
+                step: StepPrecision = FP32) -> dict[str, np.ndarray]:
         """study_id, label, split and the abnormal logit for every row of the split."""
         from triage_ray.train.steps import array_chunks, predict
 
         if self.cached:
-            logit = predict(model, array_chunks(self.pixels, PREDICT_BATCH), mean=mean, std=std)
+            logit = predict(model, array_chunks(self.pixels, PREDICT_BATCH), mean=mean, std=std,
+                            step=step)
             return {**self.rows, "logit": logit[:, 0]}
         cols: dict[str, list[np.ndarray]] = {k: [] for k in ID_COLUMNS}
         keep = PixelKeeper(self.max_bytes) if self.rows is None else None  # first pass only
         logit = predict(model, _images(self.shard, cols, self.shard_dir, keep),
-                        mean=mean, std=std)[:, 0]
+                        mean=mean, std=std, step=step)[:, 0]
         out = _rows(cols, logit)
         if keep is not None:
             self.pixels = keep.kept()
@@ -217,8 +220,9 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     """cfg keys: backbone, lr, weight_decay, epochs, batch_size, pretrained, weights_file, seed,
     torch_threads (None: shared, see train.threads), concurrent_workers (Train workers that may run
     at once), supervision, findings (the finding vocabulary), augment, schedule,
-    steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs, shard_dir
-    (optional: where the datasets' shards live, to name a damaged one in the error)."""
+    steps_per_epoch (onecycle: batches per worker per epoch), finetune, probe_epochs, precision
+    and channels_last (train.precision; absent: fp32, contiguous), shard_dir (optional: where the
+    datasets' shards live, to name a damaged one in the error)."""
     import ray
     import ray.train
     import ray.train.torch
@@ -237,7 +241,9 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
     model = create_backbone(cfg["backbone"], pretrained=cfg["pretrained"],
                             weights_file=cfg.get("weights_file"), num_outputs=sup.n_outputs)
     mean, std = grayscale_normalisation(model)
-    model = ray.train.torch.prepare_model(model)
+    step = StepPrecision.from_config(cfg)
+    step.check_device(ray.train.torch.get_device())  # e.g. fp16 on a CPU worker: refused here
+    model = ray.train.torch.prepare_model(step.prepare_model(model))
     epochs = int(cfg["epochs"])
     optimizer, schedule = build_optimizer(
         model, lr=cfg["lr"], weight_decay=cfg["weight_decay"], epochs=epochs,
@@ -268,7 +274,8 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             "supervision": sup.name,
             "n_outputs": sup.n_outputs, "findings": list(cfg["findings"]),
             "augment": cfg["augment"], "weights_file": cfg.get("weights_file"),
-            "finetune": cfg.get("finetune", "full"), "torch_threads": torch.get_num_threads()}
+            "finetune": cfg.get("finetune", "full"), "torch_threads": torch.get_num_threads(),
+            "precision": step.precision, "channels_last": step.channels_last}
     generator = torch.Generator()
     val_set = ValidationSet(ray.train.get_dataset_shard("val"), cfg.get("shard_dir"))
     report_s = None  # the previous epoch's checkpoint + report, measured once it has returned
@@ -281,7 +288,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             model, waiting_time(_train_batches(train_shard, sup, cfg["batch_size"],
                                                cfg["seed"] + epoch, cfg.get("shard_dir")), waited),
             optimizer, sup, mean=mean, std=std, augment=cfg["augment"], generator=generator,
-            schedule=schedule, head_only=probing(cfg, epoch))
+            schedule=schedule, head_only=probing(cfg, epoch), step=step)
         schedule.after_epoch()
         metrics: dict[str, Any] = {**epoch_counters(epoch, epochs), "train_loss": loss, "n_train": n,
                                    "head_only": int(probing(cfg, epoch)),
@@ -292,7 +299,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
             continue
         net = model.module if hasattr(model, "module") else model
         t0 = time.perf_counter()
-        val = val_set.predict(net, mean, std)
+        val = val_set.predict(net, mean, std, step)
         metrics.update(validation_metrics(val["logit"], val["label"]),
                        seconds_validation=time.perf_counter() - t0)
         history.append(metrics)
@@ -302,7 +309,7 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
                             {**meta, "history": history, "restarts": restarts})
             if epoch == epochs - 1:
                 held = _predict(net, ray.train.get_dataset_shard("heldout"), mean, std,
-                                cfg.get("shard_dir"))
+                                cfg.get("shard_dir"), step)
                 np.savez(Path(tmp) / HELDOUT_FILE, **_by_split(val, held))  # val: this model's
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         report_s = time.perf_counter() - t0

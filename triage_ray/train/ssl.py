@@ -101,8 +101,9 @@ def ssl_loop_per_worker(cfg: dict[str, Any]) -> None:
 
 
 def build_ssl_trainer(cfg: dict[str, Any], shard_dir: str, *, storage_path: str, name: str,
-                      cpus_per_worker: float = 0.5):
-    """A one-worker TorchTrainer running `ssl_loop_per_worker` over every row of `shard_dir`."""
+                      cpus_per_worker: float = 0.5, use_gpu: bool = False):
+    """A one-worker TorchTrainer running `ssl_loop_per_worker` over every row of `shard_dir`
+    (on one GPU with `use_gpu`)."""
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -110,7 +111,7 @@ def build_ssl_trainer(cfg: dict[str, Any], shard_dir: str, *, storage_path: str,
 
     return TorchTrainer(
         ssl_loop_per_worker, train_loop_config=cfg,
-        scaling_config=ray.train.ScalingConfig(num_workers=1,
+        scaling_config=ray.train.ScalingConfig(num_workers=1, use_gpu=use_gpu,
                                                resources_per_worker={"CPU": cpus_per_worker}),
         datasets={"train": read_shards(shard_dir)},
         run_config=ray.train.RunConfig(

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from triage_ray.train.augment import chest_augment
+from triage_ray.train.precision import FP32, StepPrecision
 from triage_ray.train.schedules import LRSchedule
 from triage_ray.train.supervision import Supervision
 from triage_ray.train.tensors import model_device, normalise, pixels_to_unit
@@ -20,24 +21,30 @@ from triage_ray.train.tensors import model_device, normalise, pixels_to_unit
 def train_epoch(model: torch.nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 optimizer: torch.optim.Optimizer, supervision: Supervision, *, mean: float,
                 std: float, augment: float = 0.0, generator: torch.Generator | None = None,
-                schedule: LRSchedule | None = None, head_only: bool = False) -> tuple[float, int]:
+                schedule: LRSchedule | None = None, head_only: bool = False,
+                step: StepPrecision = FP32) -> tuple[float, int]:
     """Train on (x in [0, 1] (B, 1, H, W), targets (B, K)) batches; returns (mean loss, studies).
     Batches arrive on the CPU (Ray Data); each is augmented there (the generator is a CPU one) and
-    then moved, with its targets, to the model's device.
+    then moved, with its targets, to the model's device. `step`: the forward pass's precision
+    (autocast) and memory format; the loss is taken in float32 either way.
 
     head_only: a linear-probe epoch; only the classifier trains, on frozen features (BatchNorm
     statistics frozen too, so the pretrained features stay exactly as they were)."""
     set_head_only(model, head_only)
     total, n = 0.0, 0  # `schedule` steps after each batch when per-step; the caller ends epochs
     device = model_device(model)
+    scaler = step.scaler(device)
     for x, y in batches:
         if augment > 0:
             x = chest_augment(x, augment, generator or torch.default_generator)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        loss = supervision.loss(model(normalise(x, mean, std)), y)
+        with step.autocast(device):
+            logits = model(step.prepare_input(normalise(x, mean, std)))
+        loss = supervision.loss(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         if schedule is not None:
             schedule.after_step()
         total += loss.item() * len(y)
@@ -76,15 +83,18 @@ def set_head_only(model: torch.nn.Module, head_only: bool) -> None:
 
 
 def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], *, mean: float,
-            std: float) -> np.ndarray:
+            std: float, step: StepPrecision = FP32) -> np.ndarray:
     """All outputs for [0, 1] image batches, in order: (N, K) float32 logits, on the CPU whatever
-    the model's device (each batch goes to the model's device and its outputs come back)."""
+    the model's device (each batch goes to the model's device and its outputs come back), computed
+    in `step`'s precision and memory format."""
     model.eval()
     device = model_device(model)
     out: list[np.ndarray] = []
     with torch.no_grad():
         for x in images:
-            logits = model(normalise(x.to(device, non_blocking=True), mean, std))
+            x = step.prepare_input(normalise(x.to(device, non_blocking=True), mean, std))
+            with step.autocast(device):
+                logits = model(x)
             out.append(logits.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
 

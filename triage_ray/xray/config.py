@@ -119,7 +119,8 @@ class XrayConfig(StudyConfig):
     asha_reduction_factor: int = 3
     batch_size: int = 64
     weight_decay: float = 1e-4
-    num_workers: int = 1  # Ray Train workers per trial
+    # Ray Train workers per trial; 0 (GPU runs only): one per GPU of a node, counted at start-up
+    num_workers: int = 1
     # Fractions on purpose: on a 2-core box a 1-CPU trial + 1-CPU worker leaves no CPU for Ray Data's
     # read tasks and the sweep hangs (measured); torch still uses every core via torch_threads.
     cpus_per_worker: float = 0.5
@@ -128,6 +129,13 @@ class XrayConfig(StudyConfig):
     # None: the node's cores shared by the Train workers that may run at once (train.threads)
     torch_threads: int | None = None
     use_gpu: bool = False
+    # a step's arithmetic (triage_ray.train.precision): "fp32"; "bf16" (autocast to bfloat16: GPUs
+    # from Ampere on, or a CPU); "fp16" (autocast with loss scaling: older GPUs). channels_last:
+    # convolutions' memory format, faster on tensor cores. Both apply to training and pile scoring.
+    precision: str = "fp32"
+    channels_last: bool = False
+    # the preset this config started from (`--profile`, xray.profiles); None: the laptop default
+    profile: str | None = None
     # the reference standard the bound is certified against (triage_ray.xray.reference.REFERENCES):
     # "auto" = the simulated panel for generated data, else the written labels (a floor no model
     # can beat: set "csv" with reference_labels, or "google2019" for NIH, to certify for real).
@@ -237,6 +245,7 @@ class XrayConfig(StudyConfig):
         from triage_ray.data.mimic import LABEL_FILES as MIMIC_LABELERS
         from triage_ray.gate import IntendedUse
         from triage_ray.models import BACKBONES
+        from triage_ray.train.precision import PRECISIONS
         from triage_ray.train.schedules import SCHEDULES
         from triage_ray.train.supervision import SUPERVISIONS
         from triage_ray.xray.reference import REFERENCES
@@ -272,6 +281,21 @@ class XrayConfig(StudyConfig):
         check_choice("supervision", self.supervision, SUPERVISIONS)
         check_choice("search", self.search, SEARCHES)
         check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("precision", self.precision, PRECISIONS)
+        if self.profile is not None:
+            from triage_ray.xray.profiles import PROFILES
+
+            check_choice("profile", self.profile, PROFILES)
+        if self.num_workers < 0 or (self.num_workers == 0 and not self.use_gpu):
+            raise ValueError(f"num_workers must be >= 1 (0, one per GPU, needs use_gpu=true), "
+                             f"got {self.num_workers}")
+        if self.precision == "fp16" and not self.use_gpu:
+            raise ValueError("precision 'fp16' needs use_gpu=true (float16 autocast is a GPU "
+                             "feature); on a CPU use 'bf16' or 'fp32'")
+        if self.use_gpu and self.time_budget_min is not None:
+            raise ValueError("time_budget_min measures training speed on the driver's CPU, which "
+                             "says nothing of a GPU's: with use_gpu=true set time_budget_min=null "
+                             "(--profile gpu does) and size epochs and trials yourself")
         for a in (self.augment, *self.augments):
             if not 0 <= a <= 1:
                 raise ValueError(f"augmentation strengths must lie in [0, 1], got {a}")

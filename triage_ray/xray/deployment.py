@@ -157,6 +157,7 @@ def triage_pile(dep: Deployment, pile_cfg: XrayConfig, out_dir: Path, *, resumin
     pile_source, or the generated pile) with `dep`; writes shards/pile, pile_logits/ (committed
     in chunks: a killed run resumes with what was scored) and worklist.parquet under `out_dir`."""
     from triage_ray.data.ingest import ingest_to_shards
+    from triage_ray.train.precision import StepPrecision
     from triage_ray.xray.gate import apply_gate
     from triage_ray.xray.pile import score_pile
     from triage_ray.xray.predict import score_shards
@@ -169,7 +170,10 @@ def triage_pile(dep: Deployment, pile_cfg: XrayConfig, out_dir: Path, *, resumin
     ingest = ingest_to_shards(pile, shards, image_size=dep.input_px, overwrite=resuming)
     logits = score_shards(shards, dep.checkpoint, out_dir / "pile_logits",
                           torch_threads=pile_cfg.torch_threads,
-                          detector_file=dep.gate.detector_file, log=log)
+                          detector_file=dep.gate.detector_file, log=log,
+                          use_gpu=pile_cfg.use_gpu,
+                          step=StepPrecision(pile_cfg.precision, pile_cfg.channels_last),
+                          concurrency=pile_cfg.num_workers if pile_cfg.use_gpu else 1)
     gated = apply_gate(dep.gate, pile, shards, logits.set_index("study_id")["ood_distance"])
     log(f"gate: {gated[1]['n_not_triaged']:,} of {len(pile):,} pile studies outside the intended "
         f"use (not triaged, read as usual): {gated[1]['by_reason']}")

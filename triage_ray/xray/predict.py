@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from triage_ray.train.loop import META_FILE, MODEL_FILE
+from triage_ray.train.precision import FP32, StepPrecision
 
 
 def load_checkpoint_model(checkpoint_dir: str | Path):
@@ -32,56 +33,65 @@ def load_checkpoint_model(checkpoint_dir: str | Path):
     return model, meta["mean"], meta["std"]
 
 
-def logits_and_features(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The abnormal logit and the pooled features the head reads (timm's pre-logits), one pass."""
-    with torch.no_grad():
-        trunk = model.forward_features(x)
+def logits_and_features(model, x: torch.Tensor,
+                        step: StepPrecision = FP32) -> tuple[torch.Tensor, torch.Tensor]:
+    """The abnormal logit and the pooled features the head reads (timm's pre-logits), one pass
+    (in `step`'s precision; both come back as float32)."""
+    with torch.no_grad(), step.autocast(x.device):
+        trunk = model.forward_features(step.prepare_input(x))
         features = model.forward_head(trunk, pre_logits=True)
-        return model.forward_head(trunk)[:, 0], features
+        return model.forward_head(trunk)[:, 0].float(), features.float()
 
 
 class LogitPredictor:
     """A Ray Data callable class: loads the checkpoint once per actor, then maps batches.
     With `detector_file` (`gate.ood`), each study also gets its feature distance `ood_distance`.
     device: where the model runs (e.g. "cuda" for an actor given a GPU); each batch is moved there
-    and its logits and features come back to the CPU."""
+    and its logits and features come back to the CPU. precision, channels_last: as in training
+    (train.precision)."""
 
     def __init__(self, checkpoint_dir: str, torch_threads: int | None = None,
-                 detector_file: str | None = None, device: str = "cpu"):
+                 detector_file: str | None = None, device: str = "cpu", precision: str = "fp32",
+                 channels_last: bool = False):
         from triage_ray.gate.ood import FeatureDistance
 
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.model, self.mean, self.std = load_checkpoint_model(checkpoint_dir)
         self.device = torch.device(device)
-        self.model.to(self.device)
+        self.step = StepPrecision(precision, channels_last)
+        self.step.check_device(self.device)
+        self.model = self.step.prepare_model(self.model.to(self.device))
         self.detector = FeatureDistance.load(detector_file) if detector_file else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from triage_ray.train.tensors import images_to_tensor
 
         x = images_to_tensor(batch, self.mean, self.std).to(self.device, non_blocking=True)
-        logits, features = logits_and_features(self.model, x)
-        out = {"study_id": batch["study_id"], "logit": logits.float().cpu().numpy()}
+        logits, features = logits_and_features(self.model, x, self.step)
+        out = {"study_id": batch["study_id"], "logit": logits.cpu().numpy()}
         if self.detector is not None:
-            out["ood_distance"] = self.detector.distance(features.float().cpu().numpy()).astype(
+            out["ood_distance"] = self.detector.distance(features.cpu().numpy()).astype(
                 np.float32)
         return out
 
 
 def _logit_dataset(ds, checkpoint_dir: str | Path, *, batch_size: int = 256, num_cpus: float = 1.0,
                    concurrency: int = 1, torch_threads: int | None = None,
-                   detector_file: str | Path | None = None):
+                   detector_file: str | Path | None = None, use_gpu: bool = False,
+                   step: StepPrecision = FP32):
     """`ds` mapped to (study_id, logit[, ood_distance]) by LogitPredictor actors (one model load
-    per actor)."""
+    per actor; with `use_gpu` each actor holds one GPU and scores its batches there)."""
     import ray.data
 
     return ds.map_batches(
         LogitPredictor,
         fn_constructor_kwargs={"checkpoint_dir": str(checkpoint_dir), "torch_threads": torch_threads,
-                               "detector_file": str(detector_file) if detector_file else None},
+                               "detector_file": str(detector_file) if detector_file else None,
+                               "device": "cuda" if use_gpu else "cpu",
+                               "precision": step.precision, "channels_last": step.channels_last},
         batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus,
-        compute=ray.data.ActorPoolStrategy(size=concurrency),
+        num_gpus=1 if use_gpu else 0, compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
 
 
@@ -99,9 +109,11 @@ def score_shards(
     shard_dir: str | Path, checkpoint_dir: str | Path, chunk_dir: str | Path, *,
     chunk_rows: int = 4096, batch_size: int = 256, concurrency: int = 1,
     torch_threads: int | None = None, detector_file: str | Path | None = None, log=print,
+    use_gpu: bool = False, step: StepPrecision = FP32,
 ) -> pd.DataFrame:
     """study_id, logit (and ood_distance with `detector_file`) for every study of `shard_dir`,
-    committed to `chunk_dir` as it goes.
+    committed to `chunk_dir` as it goes. use_gpu: `concurrency` actors of one GPU each, scoring in
+    `step`'s precision and memory format.
 
     Studies already in a committed chunk of the same model, detector and pile are not scored
     again, so a run killed part-way resumes; the result holds each study exactly once (checked)."""
@@ -129,7 +141,8 @@ def score_shards(
         if done:
             ds = ds.filter(expr=col("study_id").is_in(todo))
         scored = _logit_dataset(ds, checkpoint_dir, batch_size=batch_size, concurrency=concurrency,
-                                torch_threads=torch_threads, detector_file=detector_file)
+                                torch_threads=torch_threads, detector_file=detector_file,
+                                use_gpu=use_gpu, step=step)
         n = len(done)
         for batch in named_read_errors(
                 scored.iter_batches(batch_size=chunk_rows, batch_format="pandas"), shard_dir):

@@ -100,9 +100,10 @@ def cached(cfg: PretrainConfig) -> Path | None:
     return None
 
 
-def pretrain(cfg: PretrainConfig, log=print) -> Path:
+def pretrain(cfg: PretrainConfig, log=print, *, use_gpu: bool = False) -> Path:
     """Generate the corpus, train on it with Ray Train, write weights.pth and its card; returns
-    the weights path. Needs Ray initialised (the sweep scripts' `start_ray`)."""
+    the weights path. Needs Ray initialised (the sweep scripts' `start_ray`). use_gpu: train on
+    one GPU (in float32); where it trains is not part of the cache key, what it learns is."""
     import torch
 
     from triage_ray.data.ingest import ingest_to_shards
@@ -122,7 +123,7 @@ def pretrain(cfg: PretrainConfig, log=print) -> Path:
     log(f"pretraining corpus: {ingest.n_out} studies ({t_data:.0f} s to generate and ingest)")
     t1 = time.time()
     train = _train_simclr if cfg.method == "simclr" else _train_supervised
-    state, history, method = train(cfg, shard_dir, out)
+    state, history, method = train(cfg, shard_dir, out, use_gpu)
     t_train = time.time() - t1
     torch.save(state, out / WEIGHTS_FILE)
     card = {"params": cfg.to_dict(), "weights": str(out / WEIGHTS_FILE), "corpus": corpus,
@@ -168,7 +169,7 @@ def _epochs(n: int) -> str:
     return f"{n} epoch{'s' if n != 1 else ''}"
 
 
-def _train_supervised(cfg: PretrainConfig, shard_dir: Path, out: Path):
+def _train_supervised(cfg: PretrainConfig, shard_dir: Path, out: Path, use_gpu: bool):
     """Per-finding supervised training through the sweep's own Train worker."""
     import torch
 
@@ -178,7 +179,8 @@ def _train_supervised(cfg: PretrainConfig, shard_dir: Path, out: Path):
 
     train_cfg = XrayConfig.from_dict({
         "epochs": cfg.epochs, "batch_size": cfg.batch_size, "supervision": cfg.supervision,
-        "seed": cfg.seed, "torch_threads": cfg.torch_threads, "image_size": cfg.image_size})
+        "seed": cfg.seed, "torch_threads": cfg.torch_threads, "image_size": cfg.image_size,
+        "use_gpu": use_gpu, "time_budget_min": None})
     result = build_trainer(train_cfg, {"backbone": cfg.backbone, "lr": cfg.lr, "init": "scratch",
                                        "augment": cfg.augment}, str(shard_dir),
                            vocabulary=NIH_FINDINGS, storage_path=str(out / "train"),
@@ -192,7 +194,7 @@ def _train_supervised(cfg: PretrainConfig, shard_dir: Path, out: Path):
     return state, history, method
 
 
-def _train_simclr(cfg: PretrainConfig, shard_dir: Path, out: Path):
+def _train_simclr(cfg: PretrainConfig, shard_dir: Path, out: Path, use_gpu: bool):
     """SimCLR on the unlabeled shards (`train.ssl`); no label is read."""
     import torch
 
@@ -202,7 +204,8 @@ def _train_simclr(cfg: PretrainConfig, shard_dir: Path, out: Path):
         {"backbone": cfg.backbone, "lr": cfg.lr, "weight_decay": 1e-4, "epochs": cfg.epochs,
          "batch_size": cfg.batch_size, "augment": cfg.augment, "temperature": cfg.temperature,
          "seed": cfg.seed, "torch_threads": cfg.torch_threads},
-        str(shard_dir), storage_path=str(out / "train"), name="pretrain-simclr").fit()
+        str(shard_dir), storage_path=str(out / "train"), name="pretrain-simclr",
+        use_gpu=use_gpu).fit()
     ckpt = Path(result.checkpoint.path)
     state = torch.load(ckpt / MODEL_FILE, map_location="cpu", weights_only=True)["model"]
     history = json.loads((ckpt / META_FILE).read_text())["history"]
@@ -249,7 +252,7 @@ def pretrain_backbones(cfg: XrayConfig, log=print) -> dict[str, dict[str, Any]]:
     for backbone in cfg.backbones:
         pcfg = for_run(cfg, backbone)
         hit = cached(pcfg)
-        weights = hit or pretrain(pcfg, log=log)
+        weights = hit or pretrain(pcfg, log=log, use_gpu=cfg.use_gpu)
         out[backbone] = {"weights": str(weights), "cached": hit is not None,
                          "card": json.loads((weights.parent / CARD_JSON).read_text())}
     return out

@@ -53,12 +53,17 @@ def score_new_pile(run_dir: Path, *, pile_root: str | None = None, pile_source: 
                    out_dir: Path | None = None, log: Log = print,
                    dep: Deployment | None = None) -> Path:
     """Triage the pile with the run's deployment (module doc); returns the output folder."""
+    import ray
+
     from triage_ray.report.summary import write_pile_summary
+    from triage_ray.xray.profiles import for_scoring
 
     t0 = time.time()
     run_dir = Path(run_dir).resolve()
     dep = dep or load_deployment(run_dir)
     cfg = pile_config(dep, pile_root, pile_source)
+    if ray.is_initialized():  # a GPU-trained model scores on this cluster's devices
+        cfg = for_scoring(cfg, ray.nodes(), log)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = Path(out_dir).resolve() if out_dir else run_dir / PILES_DIR / stamp
     resuming = (out / "pile_logits").is_dir()

@@ -150,6 +150,16 @@ def generic(cfg: XrayConfig, log: Log) -> tuple[pd.DataFrame, dict[str, Any]]:
 PUBLISHED_INPUT_PX = 224  # CheXNet, torchxrayvision's DenseNet-121 and ResNet-50 train at 224 px
 
 
+def _compute(cfg: XrayConfig) -> str:
+    """Where and how the run computes, e.g. "profile gpu: 1 Train worker per GPU of a node, bf16,
+    channels-last"."""
+    workers = ("1 Train worker per GPU of a node" if cfg.num_workers == 0
+               else f"{cfg.num_workers} Train worker{'s' if cfg.num_workers != 1 else ''}")
+    where = f"{workers} on {'GPUs' if cfg.use_gpu else 'CPUs'}, {cfg.precision}"
+    where += ", channels-last" if cfg.channels_last else ""
+    return f"profile {cfg.profile}: {where}" if cfg.profile else where
+
+
 def startup_notes(cfg: XrayConfig) -> list[str]:
     """What the run will do with its inputs, said before Ray starts: a real source's effective
     choices (input size, initialisation, pile, reference), with a warning naming the flag for
@@ -159,7 +169,7 @@ def startup_notes(cfg: XrayConfig) -> list[str]:
             else f"GENERATED ({cfg.pile_size:,} studies from triage-ray's generator)")
     lines = [f"source {cfg.source}" + (f" at {cfg.data_root}" if cfg.data_root else "")
              + f"; input size {sizes} px; init {', '.join(cfg.init_choices())}; pile {pile}; "
-             f"reference {cfg.reference_source}"]
+             f"reference {cfg.reference_source}; {_compute(cfg)}"]
     if cfg.source == "generated":
         if cfg.pile_root:
             lines.append("WARNING: the model trains on GENERATED images but triages the files at "
@@ -175,8 +185,9 @@ def startup_notes(cfg: XrayConfig) -> list[str]:
                      "DIR (and --pile-source dicom for a PACS export) to triage your own pile.")
     if max(cfg.input_sizes()) < PUBLISHED_INPUT_PX:
         lines.append(f"WARNING: training at {sizes} px, the laptop default; published chest X-ray "
-                     f"classifiers train at {PUBLISHED_INPUT_PX} px or more. Pass --set "
-                     f"image_size={PUBLISHED_INPUT_PX} (slower; a GPU helps).")
+                     f"classifiers train at {PUBLISHED_INPUT_PX} px or more. Pass --profile gpu "
+                     f"(DenseNet-121 at {PUBLISHED_INPUT_PX} px, mixed precision, on GPUs) or "
+                     f"--set image_size={PUBLISHED_INPUT_PX} (slower; a GPU helps).")
     if cfg.init_choices() == ["scratch"]:
         lines.append("WARNING: training from scratch (no weights are reachable offline, and "
                      "pretraining on generated images suits generated data only). Pass --set "
