@@ -68,3 +68,46 @@ def test_real_resolution_measures_both_sizes_and_projects_epochs(tmp_path):
     hours = data["projected_hours_per_epoch"]["resnet10t"]
     assert hours["100000"]["224"] > hours["10000"]["224"]
     assert re.fullmatch(r"training s/image at 224 px / at 64 px \(resnet10t, CPU\) = \d+\.\dx", last)
+
+
+def test_gpu_check_says_there_is_no_gpu_and_exits_non_zero(tmp_path):
+    """This machine has no GPU: the check measures nothing, says why, and fails (status 2)."""
+    out = tmp_path / "gpu_check.json"
+    res = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--out", str(out)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "no GPU here" in res.stdout and "--allow-cpu" in res.stdout
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_every_part_on_the_cpu_when_allowed(tmp_path):
+    """The script's own test (its figures say nothing of a GPU): the plain loop, Ray Train, pile
+    scoring in bf16 + channels-last, each reported, the ratio last."""
+    out = tmp_path / "gpu_check.json"
+    res = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--allow-cpu", "--smoke",
+                          "--no-sweep", "--out", str(out)], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["gpu"] is None and data["on_cpu_for_testing"] and data["precision"] == "bf16"
+    assert data["ray_train"]["n_train"] == [data["splits"]["train"]] * data["epochs"]
+    assert 0 <= data["ray_train"]["data_wait_share"] <= 1 and data["plain"]["steady_img_s"] > 0
+    assert data["pile"]["n"] == data["n_studies"] and "study" not in data
+    last = [line for line in res.stdout.splitlines() if line.strip()][-1]
+    assert re.fullmatch(r"Ray Train / plain loop, training img/s on the same device: \d+\.\d\dx",
+                        last)
+    assert "a test of the script, not a GPU figure" in res.stdout
+
+
+@pytest.mark.slow
+def test_ingest_scale_measures_every_size_in_its_own_process(tmp_path):
+    data, last = run_benchmark("ingest_scale", tmp_path / "ingest_scale.json")
+    sizes = [row["n_studies"] for row in data["sizes"]]
+    assert sizes == [150, 300] and data["px"] == 64
+    for row in data["sizes"]:
+        assert row["ingest_img_s"] > 0 and row["shard_bytes_per_image"] > 0
+        assert row["shards_img_s"] > 0 and row["dataloader_img_s"] > 0
+        assert row["peak_mb"]["ingest"]["driver"] > 0
+    assert set(data["memory_ratio_largest_over_smallest"]) == {"driver", "workers_sum"}
+    assert re.fullmatch(r"Ray Data shards / DataLoader PNG at 300 studies, 64 px = \d+\.\d\dx", last)

@@ -326,3 +326,23 @@ def test_a_pile_with_nothing_in_scope_finishes_and_says_why(nothing_in_scope_run
     assert "No. On this" in page1 and "factor of 1.00 (range 1.00 to 1.00)" in page1
     summary = render_summary(run.metrics)
     assert "may not be used on this pile" in summary
+
+
+def test_a_memo_too_long_for_its_pages_falls_back_to_its_compact_tables(generated_run, tmp_path):
+    """How long a memo is depends on the run: a finished run must not fail at its last step
+    because its memo needs a fourth page. Here 80 groups too small to score make the full memo
+    overflow; the compact one leaves them out of the table, names them in the caption, and fits."""
+    from triage_ray.report.memo import build_memo
+    from triage_ray.report.pdf import PageLimitError, write_pdf
+
+    def many_small_groups(m):
+        m["subgroups"]["groups"]["site"] = [{"group": f"S{i}", "n": 3, "too_small": True}
+                                            for i in range(80)]
+
+    run = _run_with(generated_run, tmp_path, many_small_groups)
+    with pytest.raises(PageLimitError):
+        write_pdf(build_memo(run, None), tmp_path / "full.pdf", max_pages=MAX_PAGES)
+    pages, _, text = _pdf_text(write_memo(run.run_dir, sensitivity=False))
+    assert pages <= MAX_PAGES
+    assert "Too few studies to score, left out here: site S0, site S1" in text
+    assert "site S79" in (run.run_dir / "memo.md").read_text()

@@ -28,12 +28,14 @@ from triage_ray.report.memo_figures import (
     ranged,
 )
 from triage_ray.report.memo_tables import (
+    COMPACT_SCENARIO_ROWS,
+    MAX_SCENARIO_ROWS,
     reorder_table,
     rules_table,
     scenario_table,
     subgroup_memo_table,
 )
-from triage_ray.report.pdf import write_pdf
+from triage_ray.report.pdf import PageLimitError, write_pdf
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.sensitivity import load_or_compute
@@ -486,16 +488,22 @@ def memo_context(run: RunArtifacts, sensitivity: dict[str, Any] | None) -> dict[
     }
 
 
-def named_blocks(run: RunArtifacts, sensitivity: dict[str, Any] | None) -> dict[str, Any]:
+def named_blocks(run: RunArtifacts, sensitivity: dict[str, Any] | None,
+                 compact: bool = False) -> dict[str, Any]:
+    """The memo's tables; `compact`: fewer scenario rows (those that change the conclusion
+    first) and no subgroup row without a figure."""
+    rows = COMPACT_SCENARIO_ROWS if compact else MAX_SCENARIO_ROWS
     return {
         "reorder_table": reorder_table(run), "rules_table": rules_table(run),
-        "scenario_table": scenario_table(sensitivity) if sensitivity is not None else None,
-        "subgroup_table": subgroup_memo_table(run),
+        "scenario_table": scenario_table(sensitivity, rows) if sensitivity is not None else None,
+        "subgroup_table": subgroup_memo_table(run, scored_only=compact),
     }
 
 
-def build_memo(run: RunArtifacts, sensitivity: dict[str, Any] | None = None) -> Document:
-    """The memo's content (figures are drawn into run_dir/figures/)."""
+def build_memo(run: RunArtifacts, sensitivity: dict[str, Any] | None = None,
+               compact: bool = False) -> Document:
+    """The memo's content (figures are drawn into run_dir/figures/); `compact`: the shorter
+    tables `write_memo` falls back to when the full memo needs more than its pages."""
     ctx = memo_context(run, sensitivity)
     doc = Document(
         "Chest X-ray triage: should the model clear part of the reading backlog?",
@@ -503,7 +511,7 @@ def build_memo(run: RunArtifacts, sensitivity: dict[str, Any] | None = None) -> 
         "generated from the run's artifacts by triage-ray",
     )
     text = render_template(TEMPLATE, ctx)
-    doc.blocks.extend(parse_blocks(text, named_blocks(run, sensitivity)))
+    doc.blocks.extend(parse_blocks(text, named_blocks(run, sensitivity, compact)))
     return doc
 
 
@@ -511,15 +519,22 @@ def write_memo(run_dir: str | Path, *, sensitivity: bool = True,
                recompute_sensitivity: bool = False) -> Path:
     """Write memo.pdf (<= 3 pages, else PageLimitError), memo.md and memo.html; returns the PDF.
 
+    How long the memo is depends on the run (how many reasons, warnings and groups it reports);
+    when the full memo needs a fourth page it is built again with its compact tables (each says
+    what it left out and where the rest is) rather than failing a finished run at its last step.
     Old memo files are removed first: a failed rebuild leaves no memo rather than a stale one."""
     run = RunArtifacts.load(run_dir)
     out = run.run_dir
     for name in MEMO_FILES:
         (out / name).unlink(missing_ok=True)
     sens = load_or_compute(run, recompute=recompute_sensitivity) if sensitivity else None
+    footer = f"triage-ray memo - run {run.get('run_id')}"
     doc = build_memo(run, sens)
-    pdf = write_pdf(doc, out / "memo.pdf", max_pages=MAX_PAGES,
-                    footer=f"triage-ray memo - run {run.get('run_id')}")
+    try:
+        pdf = write_pdf(doc, out / "memo.pdf", max_pages=MAX_PAGES, footer=footer)
+    except PageLimitError:
+        doc = build_memo(run, sens, compact=True)
+        pdf = write_pdf(doc, out / "memo.pdf", max_pages=MAX_PAGES, footer=footer)
     (out / "memo.md").write_text(to_markdown(doc, out))
     (out / "memo.html").write_text(to_html(doc))
     return pdf

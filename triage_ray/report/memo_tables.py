@@ -15,6 +15,7 @@ from triage_ray.report.memo_figures import basis, days, figure, ranged
 from triage_ray.report.run import RunArtifacts
 
 MAX_SCENARIO_ROWS = 8  # the run's row and the ones that change the conclusion or show it holds
+COMPACT_SCENARIO_ROWS = 5  # the same, when the memo has to be shortened to fit its pages
 
 
 # ----------------------------------------------------------------------------- page 1
@@ -167,8 +168,8 @@ def _effect(r: dict[str, Any], base: dict[str, Any]) -> float:
     return rel("days_to_clear") + rel("abnormal_ttr_median_hours")
 
 
-def scenario_rows(sens: dict[str, Any]) -> list[dict[str, Any]]:
-    """At most MAX_SCENARIO_ROWS: the run's row, every row that changes the conclusion, then the
+def scenario_rows(sens: dict[str, Any], max_rows: int = MAX_SCENARIO_ROWS) -> list[dict[str, Any]]:
+    """At most `max_rows`: the run's row, every row that changes the conclusion, then the
     strongest row of each remaining assumption (the ones that test whether it holds)."""
     base = sens["base"]
     verdict = _row_verdict(base)
@@ -181,12 +182,12 @@ def scenario_rows(sens: dict[str, Any]) -> list[dict[str, Any]]:
         if r["axis"] not in rest or _effect(r, base) > _effect(rest[r["axis"]], base):
             rest[r["axis"]] = r
     ranked = changes + sorted(rest.values(), key=lambda r: -_effect(r, base))
-    return [base] + ranked[:MAX_SCENARIO_ROWS - 1]
+    return [base] + ranked[:max_rows - 1]
 
 
-def scenario_table(sens: dict[str, Any]) -> Table:
+def scenario_table(sens: dict[str, Any], max_rows: int = MAX_SCENARIO_ROWS) -> Table:
     verdict = _row_verdict(sens["base"])
-    rows = tuple(_cells(r, verdict) for r in scenario_rows(sens))
+    rows = tuple(_cells(r, verdict) for r in scenario_rows(sens, max_rows))
     return Table(
         ("Scenario (one change at a time)", "Throughput x (95% CI)", "Working days to clear",
          "Abnormal: median days to report, with / without", "Normal: longest wait, days, with / "
@@ -200,8 +201,10 @@ def scenario_table(sens: dict[str, Any]) -> Table:
 
 
 # ----------------------------------------------------------------------------- subgroups
-def subgroup_memo_table(run: RunArtifacts) -> Table | None:
-    """The short subgroup table: ranking accuracy, calibration error and queue shares."""
+def subgroup_memo_table(run: RunArtifacts, scored_only: bool = False) -> Table | None:
+    """The short subgroup table: ranking accuracy, calibration error and queue shares
+    (`scored_only`: without the groups too small to score, which carry no figure; they are named
+    in the caption and scored in the model card)."""
     sg = run.get("subgroups", None)
     if not sg:
         return None
@@ -218,11 +221,18 @@ def subgroup_memo_table(run: RunArtifacts) -> Table | None:
                 share(b["auto_normal"]), share(b["priority"]))
 
     rows = [cells("All test studies", sg["overall"])]
+    left_out = []
     for name, groups in sg["groups"].items():
-        rows += [cells(f"{name} {r['group']}", r) for r in groups]
+        for r in groups:
+            if scored_only and r.get("too_small"):
+                left_out.append(f"{name} {r['group']}")
+            else:
+                rows.append(cells(f"{name} {r['group']}", r))
+    small = (f" Too few studies to score, left out here: {', '.join(left_out)}." if left_out
+             else "")
     return Table(("Group (test split)", "Studies", "AUROC (95% CI)", "ECE (95% CI)",
                   "Cleared queue", "Priority queue"), tuple(rows),
                  widths=(22, 10, 19, 19, 15, 15),
                  caption="AUROC against the written labels; '(weaker)': the group's AUROC "
-                         "interval lies wholly below the overall figure. Full table, and AUROC "
-                         "against the generator's truth, in the model card.")
+                         f"interval lies wholly below the overall figure.{small} Full table, and "
+                         "AUROC against the generator's truth, in the model card.")

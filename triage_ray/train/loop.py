@@ -204,6 +204,14 @@ def epoch_seconds(train_s: float, data_wait_s: float, report_s: float | None) ->
     return out
 
 
+def device_memory(device: torch.device) -> dict[str, int]:
+    """The GPU memory peak so far (bytes allocated by tensors), reported with each epoch on a
+    GPU worker: what a batch size or input size costs there. Nothing on a CPU."""
+    if device.type != "cuda":
+        return {}
+    return {"gpu_max_memory_bytes": int(torch.cuda.max_memory_allocated(device))}
+
+
 def resumed_record(epoch: int) -> dict[str, Any]:
     """What a resume leaves in the training log: the checkpoint's epoch and when (UTC)."""
     return {"resumed_after_epoch": int(epoch),
@@ -293,7 +301,8 @@ def train_loop_per_worker(cfg: dict[str, Any]) -> None:
         metrics: dict[str, Any] = {**epoch_counters(epoch, epochs), "train_loss": loss, "n_train": n,
                                    "head_only": int(probing(cfg, epoch)),
                                    "node_id": ray.get_runtime_context().get_node_id(),
-                                   **epoch_seconds(time.perf_counter() - t0, waited["s"], report_s)}
+                                   **epoch_seconds(time.perf_counter() - t0, waited["s"], report_s),
+                                   **device_memory(ray.train.torch.get_device())}
         if ctx.get_world_rank() != 0:
             ray.train.report(metrics)
             continue
