@@ -168,12 +168,12 @@ def report(out: dict[str, Any], path: Path) -> None:
     print(f"ingest at {out['px']} px (PNGs generated at {out['source_px']} px), "
           f"{out['cpu_count']} cores:")
     for r in out["sizes"]:
-        ing = r["peak_mb"].get("ingest", {})
         print(f"  {r['n_studies']:>7,} studies: ingest {r['ingest_img_s']:.0f} img/s, "
               f"{r['shard_bytes_per_image'] / 1024:.1f} KiB/image in shards; streaming "
-              f"{r['shards_img_s']:.0f} img/s vs DataLoader {r['dataloader_img_s']:.0f} img/s; "
-              f"ingest peak RSS driver {ing.get('driver', float('nan')):.0f} MB, Ray workers "
-              f"{ing.get('workers_sum', float('nan')):.0f} MB")
+              f"{r['shards_img_s']:.0f} img/s vs DataLoader {r['dataloader_img_s']:.0f} img/s")
+        for stage, peak in r["peak_mb"].items():
+            print(f"           peak RSS while {stage:<6}: driver {peak['driver']:.0f} MB, Ray "
+                  f"workers {peak['workers_sum']:.0f} MB (largest {peak['worker_max']:.0f} MB)")
     m = out["memory_ratio_largest_over_smallest"]
     print(f"peak memory, largest / smallest size: driver {m['driver']:.2f}x, Ray workers "
           f"{m['workers_sum']:.2f}x (flat if <= {out['memory_target']}x: "

@@ -80,3 +80,12 @@ def test_no_split_column_and_odd_images(studies, tmp_path):
     assert t.column("split").to_pylist() == ["", ""]
     img = np.frombuffer(t.column("image")[0].as_py(), np.uint8)
     assert img.max() > 200  # 16-bit scaled by its own maximum, not clipped to white
+
+
+def test_decoded_chunks_in_flight_are_bounded_by_bytes_as_well_as_cpus():
+    from triage_ray.data.ingest import IN_FLIGHT_BYTES, chunks_in_flight
+
+    assert chunks_in_flight(4, 2048 * 64 * 64) == 8  # 64 px: two per CPU, as before
+    assert chunks_in_flight(4, 2048 * 224 * 224) == 5  # 224 px: 100 MB each, 512 MiB in all
+    assert chunks_in_flight(16, 2048 * 512 * 512) == 2  # never fewer than two
+    assert chunks_in_flight(16, 2048 * 224 * 224) * 2048 * 224 * 224 <= IN_FLIGHT_BYTES

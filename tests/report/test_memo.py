@@ -147,6 +147,10 @@ def test_scenario_table_has_at_most_eight_rows_with_waits(memo):
     assert "longest wait" in section and "median days to report" in section
     assert "As run:" in section
     assert section.count("(run:") + section.count("(run est.:") <= MAX_SCENARIO_ROWS - 1
+    # the caption explains the run's own verdict (it once defined 'no gain' as a gain)
+    said = re.search(r"Conclusion: '(no gain|gain)' means (.*?)[.]", section)
+    assert said, section[-400:]
+    assert ("lies above 1" in said.group(2)) == (said.group(1) == "gain")
 
 
 def test_real_data_memo_has_no_generated_banner_and_says_where_waits_come_from(real_data_run):

@@ -29,6 +29,7 @@ from triage_ray.data.images import DECODE_ERRORS, describe_failure, load_gray
 from triage_ray.data.report import MAX_LISTED
 from triage_ray.data.schema import INGEST_REPORT, SHARD_COLUMNS, SHARD_META_IMAGE_SIZE
 
+IN_FLIGHT_BYTES = 512 * 2**20  # decoded pixels waiting in the object store (_decode_all)
 log = logging.getLogger(__name__)
 
 SHARD_SCHEMA = pa.schema([
@@ -152,7 +153,9 @@ def _decode_all(chunks: list[pd.DataFrame], image_size: int,
     ray = _ray_if_running() if parallel else None
     if ray is not None:
         task = ray.remote(num_cpus=1)(decode_chunk)
-        in_flight = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        rows = max((len(c) for c in chunks), default=1)
+        in_flight = chunks_in_flight(int(ray.cluster_resources().get("CPU", 1)),
+                                     rows * image_size * image_size)
         todo = iter(chunks)
         pending = deque(task.remote(c, image_size) for c in islice(todo, in_flight))
         while pending:
@@ -168,6 +171,15 @@ def _decode_all(chunks: list[pd.DataFrame], image_size: int,
     else:
         for c in chunks:
             yield decode_chunk(c, image_size)
+
+
+def chunks_in_flight(cpus: int, chunk_bytes: int) -> int:
+    """How many decoded chunks may wait in the object store at once: two per CPU, so decoding
+    never waits for the writer, but at most IN_FLIGHT_BYTES of pixels (at least 2 chunks). Why the
+    byte bound: at 224 px a 2,048-study chunk is 100 MB, and eight in flight held the driver's
+    peak growing with the number of chunks up to ~1 GB (benchmarks/ingest_scale.py)."""
+    by_bytes = IN_FLIGHT_BYTES // max(1, chunk_bytes)
+    return max(2, min(2 * max(1, cpus), by_bytes))
 
 
 def _ray_if_running():

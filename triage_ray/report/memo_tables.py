@@ -138,6 +138,14 @@ def rules_table(run: RunArtifacts) -> Table:
 
 
 # ----------------------------------------------------------------------------- scenarios
+# what each scenario verdict says (the caption names the run's own)
+VERDICT_MEANING = {
+    "gain": "'gain' means the throughput gain's 95% CI lies above 1 with the guarantee met",
+    "no gain": "'no gain' means the throughput gain's 95% CI reaches down to 1 or below, or the "
+               "guarantee is not met",
+}
+
+
 def _row_verdict(r: dict[str, Any]) -> str:
     low = r.get("throughput_multiplier_ci_low")
     return "gain" if r["feasible"] and is_number(low) and low > 1.0 else "no gain"
@@ -196,7 +204,7 @@ def scenario_table(sens: dict[str, Any], max_rows: int = MAX_SCENARIO_ROWS) -> T
         caption=f"Re-simulated on this pile ({sens['n_reps']} replications, seed {sens['seed']}; "
                 f"{len(sens['rows'])} scenarios run, {len(rows) - 1} shown: those that change the "
                 f"conclusion, then the strongest of each kind). {sens['note']}. Conclusion: "
-                f"'{verdict}' means the throughput gain's 95% CI lies above 1 with the guarantee met.",
+                f"{VERDICT_MEANING[verdict]}.",
     )
 
 
