@@ -18,7 +18,7 @@ The box cannot hold all of NIH at once in the time a benchmark has; the sizes sh
 DataLoader. Writes reports/benchmarks/ingest_scale.json; prints the headline (shards / DataLoader
 images/s at the largest size) last.
 
-    .venv/bin/python benchmarks/ingest_scale.py                     # 2k, 6k, 18k studies at 224 px
+    .venv/bin/python benchmarks/ingest_scale.py                     # 10k, 20k, 40k at 224 px (9 min)
     .venv/bin/python benchmarks/ingest_scale.py --sizes 2000 20000  # other sizes
     .venv/bin/python benchmarks/ingest_scale.py --smoke             # 150 and 300 studies at 64 px
 """
@@ -119,7 +119,7 @@ def run_child(n: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--sizes", type=int, nargs="+", default=[2000, 6000, 18000])
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 20_000, 40_000])
     p.add_argument("--px", type=int, default=224, help="the shards' image size")
     p.add_argument("--source-px", type=int, help="the generated PNGs' size (default: --px)")
     p.add_argument("--batch", type=int, default=64)
