@@ -77,7 +77,7 @@ def test_pile_scoring_in_bf16_channels_last_on_the_cpu(tmp_path):
     batch = {"study_id": np.array([f"s{i}" for i in range(6)]),
              "image": np.array([im.tobytes() for im in images(6)], dtype=object)}
     fp32 = LogitPredictor(str(ckpt))(batch)["logit"]
-    mixed = LogitPredictor(str(ckpt), precision="bf16", channels_last=True)(batch)["logit"]
+    mixed = LogitPredictor(str(ckpt), step=BF16_CL)(batch)["logit"]
     assert mixed.dtype == np.float32 and np.isfinite(mixed).all()
     assert np.abs(mixed - fp32).max() < 0.1 * max(1.0, np.abs(fp32).max())
 

@@ -47,19 +47,19 @@ class LogitPredictor:
     """A Ray Data callable class: loads the checkpoint once per actor, then maps batches.
     With `detector_file` (`gate.ood`), each study also gets its feature distance `ood_distance`.
     device: where the model runs (e.g. "cuda" for an actor given a GPU); each batch is moved there
-    and its logits and features come back to the CPU. precision, channels_last: as in training
-    (train.precision)."""
+    and its logits and features come back to the CPU. step: precision and memory format, as in
+    training (train.precision)."""
 
     def __init__(self, checkpoint_dir: str, torch_threads: int | None = None,
-                 detector_file: str | None = None, device: str = "cpu", precision: str = "fp32",
-                 channels_last: bool = False):
+                 detector_file: str | None = None, device: str = "cpu",
+                 step: StepPrecision = FP32):
         from triage_ray.gate.ood import FeatureDistance
 
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.model, self.mean, self.std = load_checkpoint_model(checkpoint_dir)
         self.device = torch.device(device)
-        self.step = StepPrecision(precision, channels_last)
+        self.step = step
         self.step.check_device(self.device)
         self.model = self.step.prepare_model(self.model.to(self.device))
         self.detector = FeatureDistance.load(detector_file) if detector_file else None
@@ -88,8 +88,7 @@ def _logit_dataset(ds, checkpoint_dir: str | Path, *, batch_size: int = 256, num
         LogitPredictor,
         fn_constructor_kwargs={"checkpoint_dir": str(checkpoint_dir), "torch_threads": torch_threads,
                                "detector_file": str(detector_file) if detector_file else None,
-                               "device": "cuda" if use_gpu else "cpu",
-                               "precision": step.precision, "channels_last": step.channels_last},
+                               "device": "cuda" if use_gpu else "cpu", "step": step},
         batch_size=batch_size, batch_format="numpy", num_cpus=num_cpus,
         num_gpus=1 if use_gpu else 0, compute=ray.data.ActorPoolStrategy(size=concurrency),
     )
