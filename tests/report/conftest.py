@@ -161,8 +161,15 @@ def _gate(ids: list[str], rng: np.random.Generator, refuse_all: bool = False):
                         "children aged 2-8 (generated)": {
                             "family": "realistic shift", "n": 50, "caught": 6, "rate": 0.12,
                             "ci_low": 0.05, "ci_high": 0.24}},
-             "not_tested": ["lateral views (the generator draws none; they are refused by their "
-                            "view tag)"]}
+             "not_tested": ["lateral views (no probe in this fixture)"],
+             "detector": {"feature_check": "stages"},
+             "compared": {m: {"false_flag_test": {"flagged": f, "n": 1000, "rate": f / 1000},
+                              "feature_check_alone": {
+                                  "blank": {"caught": 0, "n": 50, "rate": 0.0},
+                                  "site LUT: gamma 0.6": {"caught": c, "n": 50, "rate": c / 50},
+                                  "children aged 2-8 (generated)": {"caught": 6, "n": 50,
+                                                                    "rate": 0.12}}}
+                          for m, f, c in (("stages", 9, 41), ("pooled", 10, 1))}}
     return gate_report(IntendedUse(), 64, np.asarray(ids), reasons,
                        {"modality": "implied by the nih layout (no modality tag)"}, check)
 

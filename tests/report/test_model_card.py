@@ -34,6 +34,10 @@ def test_model_card_sections_and_numbers(generated_run):
     truth = m["model_vs_truth"]["pile"]["abnormal_in_lowest_5pct"]
     assert "Against the generator's truth" in md
     assert f"truly abnormal among its lowest-scored 5% | {100 * truth['value']:.1f}%" in md
+    # both feature checks, measured on the same probe films, the used one named; shifts only
+    assert ("Feature checks compared on the same films: stages (used): flags 0.9% of in-scope "
+            "test studies; site LUT: gamma 0.6 82%, children aged 2-8 (generated) 12%; pooled: "
+            "flags 1.0% of in-scope test studies; site LUT: gamma 0.6 2%") in md
 
 
 def test_model_card_on_real_source_has_no_generated_warning(real_data_run):

@@ -76,10 +76,24 @@ def test_pile_scoring_in_bf16_channels_last_on_the_cpu(tmp_path):
     # a shard batch's columns: the image column holds each study's raw H*W bytes (data.stream)
     batch = {"study_id": np.array([f"s{i}" for i in range(6)]),
              "image": np.array([im.tobytes() for im in images(6)], dtype=object)}
-    fp32 = LogitPredictor(str(ckpt))(batch)["logit"]
-    mixed = LogitPredictor(str(ckpt), step=BF16_CL)(batch)["logit"]
-    assert mixed.dtype == np.float32 and np.isfinite(mixed).all()
-    assert np.abs(mixed - fp32).max() < 0.1 * max(1.0, np.abs(fp32).max())
+    # the gate's per-stage features come from the same pass, in the same precision
+    from triage_ray.gate.ood import FeatureDistance
+    from triage_ray.xray.gate import image_features
+
+    feats = image_features(ckpt, images(30))
+    detector = FeatureDistance.fit(feats).calibrate(feats, 0.2).save(tmp_path / "ood.npz")
+    fp32 = LogitPredictor(str(ckpt), detector_file=str(detector))(batch)
+    mixed = LogitPredictor(str(ckpt), step=BF16_CL, detector_file=str(detector))(batch)
+    for k in ("logit", "ood_distance"):
+        assert mixed[k].dtype == np.float32 and np.isfinite(mixed[k]).all(), k
+    assert np.abs(mixed["logit"] - fp32["logit"]).max() < 0.1 * max(1.0, np.abs(fp32["logit"]).max())
+    # images unlike the fitted ones (smooth ramps, not noise) are the farthest in both precisions
+    ramps = np.broadcast_to(np.linspace(0, 255, 32, dtype=np.uint8), (3, 32, 32))
+    odd = {"study_id": np.array(["n0", "n1", "n2", "r0", "r1", "r2"]),
+           "image": np.array([im.tobytes() for im in (*images(3), *ramps)], dtype=object)}
+    for step in (FP32, BF16_CL):
+        d = LogitPredictor(str(ckpt), step=step, detector_file=str(detector))(odd)["ood_distance"]
+        assert d[3:].min() > d[:3].max(), (step, d)
 
 
 def test_what_a_cpu_cannot_run_is_refused_before_the_first_batch():

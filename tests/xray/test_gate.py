@@ -138,19 +138,39 @@ def test_the_feature_check_is_calibrated_and_catches_probe_images(gate):
 
 
 def test_every_realistic_shift_probe_reports_a_catch_rate_with_its_interval(gate):
-    """Another site's processing of the same films, and the generator's children: each gets a
-    measured catch rate with its interval (a low one is a result), and what no probe stands for
-    is listed as not tested."""
+    """Another site's processing of the same films, the generator's children, its adults with a
+    heavier habitus and a lateral film tagged as frontal: each gets a measured catch rate with its
+    interval (a low one is a result), and what no probe stands for is listed as not tested."""
     check = gate[0].check
     shifts = {k: v for k, v in check["probes"].items() if v["family"] == "realistic shift"}
     assert {"site LUT: gamma 0.6", "edge enhancement (unsharp mask x1.5)", "burnt-in text band",
-            "collimation (15% black border)", "children aged 2-8 (generated)"} <= set(shifts)
+            "collimation (15% black border)", "children aged 2-8 (generated)",
+            "lateral films tagged as frontal (drawn)",
+            "portable AP, heavier habitus (generated)"} <= set(shifts)
     for kind, v in shifts.items():
         assert v["n"] > 0 and 0 <= v["ci_low"] <= v["rate"] <= v["ci_high"] <= 1, kind
         assert v["rate"] == v["caught"] / v["n"] and v["caught"] >= v["feature_check"]
-    assert any("lateral" in t for t in check["not_tested"])
+    assert any("disease mix" in t for t in check["not_tested"])
+    assert not any("lateral" in t for t in check["not_tested"])  # a generated run probes it
     assert all(v["family"] == "broken image" for k, v in check["probes"].items()
                if k in ("blank", "noise"))
+
+
+def test_both_feature_checks_are_measured_on_the_same_films(gate):
+    """The per-stage check (the default) and the pooled one are each fitted, calibrated to the same
+    target and tried on the same probe films; the gate uses the intended use's and reports both."""
+    gate_model, _ = gate
+    check = gate_model.check
+    assert set(check["compared"]) == {"stages", "pooled"}
+    assert check["detector"]["feature_check"] == USE.feature_check == "stages"
+    assert gate_model.detector.stages[-1] == "pooled" and len(gate_model.detector.stages) > 2
+    for method, c in check["compared"].items():
+        assert c["false_flag_test"]["n"] == check["false_flag_test"]["n"], method
+        assert set(c["feature_check_alone"]) == set(check["probes"]), method
+    used = check["compared"]["stages"]
+    assert used["false_flag_test"] == check["false_flag_test"]
+    assert all(used["feature_check_alone"][k]["caught"] == v["feature_check"]
+               for k, v in check["probes"].items())
 
 
 def test_labelled_studies_with_no_adult_stop_the_run_before_training():

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from triage_ray.gate.ood import stages_of
+
 MAX_PLAUSIBLE_AGE = 120.0  # NIH's table holds ages of 400+ (entry errors): not a verified adult
 
 
@@ -33,6 +35,7 @@ class IntendedUse:
     min_pixel_std: float = 2.0  # gray levels (8-bit, as ingested): below it the image is blank
     min_dynamic_range: float = 24.0  # gray levels between the 1st and 99th percentile
     ood_false_flag_rate: float = 0.01  # in-scope studies the feature check may flag (its threshold)
+    feature_check: str = "stages"  # which features it compares (gate.ood.FEATURE_CHECKS)
     # Opt-in, never a default: the site states that an export whose age tags were stripped holds
     # adults only. Studies without an age then pass the age rule; a stated age is still checked,
     # and the memo prints the declaration as the site's, not as something the run verified.
@@ -46,6 +49,7 @@ class IntendedUse:
             object.__setattr__(self, name, values)
         if not 0.0 < self.ood_false_flag_rate < 0.5:
             raise ValueError(f"ood_false_flag_rate must be in (0, 0.5), got {self.ood_false_flag_rate}")
+        stages_of(self.feature_check, [])  # an unknown name fails here, before any training
         if self.min_age_years < 0 or self.min_pixel_std < 0 or self.min_dynamic_range < 0:
             raise ValueError("IntendedUse minimums must be non-negative")
 
@@ -84,7 +88,8 @@ class IntendedUse:
                if self.site_declares_adults else ""),
             f"images at least {self.image_px(input_px)} px on the shorter side, not blank, "
             f"with a usable range of gray levels",
-            f"images that look like the training data (feature check, "
+            f"images that look like the training data (feature check on "
+            f"{'backbone stages' if self.feature_check == 'stages' else 'pooled features'}, "
             f"{self.ood_false_flag_rate:.0%} of in-scope studies flagged by design)",
         ]
 

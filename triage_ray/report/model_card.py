@@ -19,8 +19,8 @@ from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
 from triage_ray.report.summary import representativeness_rows
 
-CAL_METRICS = {"auroc": "AUROC", "ece": "ECE (equal-width bins)",
-               "adaptive_ece": "Adaptive ECE (equal-mass bins)", "brier": "Brier score",
+CAL_METRICS = {"auroc": "AUROC", "ece": "ECE (equal-width bins, bias-corrected)",
+               "adaptive_ece": "Adaptive ECE (equal-mass bins, bias-corrected)", "brier": "Brier score",
                "nll": "Negative log-likelihood"}
 
 
@@ -149,6 +149,9 @@ def _data(run: RunArtifacts) -> Bullets:
                         for k, v in probes.items()) + " of probe images."
             + (f" Not tested: {'; '.join(gate['check']['not_tested'])}."
                if gate["check"].get("not_tested") else ""))
+        compared = scope.feature_check_comparison(gate["check"])
+        if compared:
+            items.append(compared)
     if is_number(d.get("bayes_ceiling_auroc")):
         items.append(f"Generated data: the generator's Bayes-optimal AUROC (ceiling) is "
                      f"{num(d['bayes_ceiling_auroc'], 3)}.")

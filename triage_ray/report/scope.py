@@ -57,6 +57,25 @@ def shift_checks(run: RunArtifacts) -> dict[str, str] | None:
             "not_tested": "; ".join(gate["check"].get("not_tested", [])) or "none"}
 
 
+def feature_check_comparison(check: dict[str, Any] | None) -> str | None:
+    """Each feature check the run measured, on the same studies at the same false-flag target: its
+    false flags and the share of each realistic-shift probe it flags alone, in words (None for a
+    run from before the comparison)."""
+    compared = (check or {}).get("compared")
+    if not compared:
+        return None
+    shift = {k for k, v in check["probes"].items() if v.get("family") == SHIFT}
+    parts = []
+    for method, c in compared.items():
+        ff = c["false_flag_test"]
+        rates = ", ".join(f"{k} {pct(v['rate'], 0)}" for k, v in c["feature_check_alone"].items()
+                          if k in shift)
+        used = " (used)" if method == check["detector"].get("feature_check") else ""
+        parts.append(f"{method}{used}: flags {pct(ff['rate'])} of in-scope test studies; "
+                     f"{rates}")
+    return "Feature checks compared on the same films: " + "; ".join(parts) + "."
+
+
 def refused_all(run: RunArtifacts) -> str | None:
     """Why the gate refused every pile study, in words ("age not stated for 100% of studies"), or
     None when some study was inside the intended use (or the run predates the gate)."""

@@ -3,7 +3,9 @@
 fit: the feature check (`gate.ood`) is fitted on in-scope training studies' features and its
 threshold set on in-scope `calib` studies at the intended use's false-flag rate; the rate seen on
 in-scope `test` studies is reported with its interval, and so is the share of probe images
-(`data.synth.probes`: blank, inverted, rotated, noise, non-chest) that the gate catches.
+(`data.synth.probes`: broken files and realistic shifts) that the gate catches. Every feature check
+(`gate.ood.FEATURE_CHECKS`) is fitted and measured on the same studies and probes, so
+gate_check.json compares them; the intended use's is the one applied.
 apply: every pile study gets its reasons (metadata rules, image checks, feature check); a study
 with any goes to NOT_TRIAGED, "read as usual", never auto-cleared.
 """
@@ -20,7 +22,7 @@ import pandas as pd
 
 from triage_ray.common.stats import clopper_pearson
 from triage_ray.gate import FeatureDistance, IntendedUse, image_reasons, image_stats, scope_reasons
-from triage_ray.gate.ood import DETECTOR_FILE
+from triage_ray.gate.ood import DETECTOR_FILE, FEATURE_CHECKS, POOLED, stages_of
 
 REASON_SEP = "; "
 OOD_REASON = "unlike the training images (feature check)"
@@ -62,18 +64,23 @@ def _split_images(shard_dir: Path, keep: dict[str, set[str]], limit: dict[str, i
     return out
 
 
-def image_features(checkpoint_dir: str | Path, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """(N, D) pooled backbone features of (N, H, W) uint8 images, in this process."""
+def image_features(checkpoint_dir: str | Path, images: np.ndarray, batch: int = 256
+                   ) -> dict[str, np.ndarray]:
+    """stage -> (N, d) gate features of (N, H, W) uint8 images (`xray.predict.logits_and_features`),
+    in this process."""
     from triage_ray.train.tensors import images_to_tensor
     from triage_ray.xray.predict import load_checkpoint_model, logits_and_features
 
     model, mean, std = load_checkpoint_model(checkpoint_dir)
-    parts = []
+    parts: dict[str, list[np.ndarray]] = {}
     for i in range(0, len(images), batch):
         chunk = images[i:i + batch]
         x = images_to_tensor({"image": [im.tobytes() for im in chunk]}, mean, std)
-        parts.append(logits_and_features(model, x)[1].numpy())
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        for k, v in logits_and_features(model, x)[1].items():
+            parts.setdefault(k, []).append(v.numpy())
+    if not parts:
+        raise ValueError("no images to compute features of")
+    return {k: np.concatenate(v) for k, v in parts.items()}
 
 
 def in_scope_ids(studies: pd.DataFrame, stats: pd.DataFrame, use: IntendedUse,
@@ -114,23 +121,28 @@ def fit_gate(use: IntendedUse, labelled: pd.DataFrame, shard_dir: Path, checkpoi
                                            "test": len(keep["test"])}, seed)
     fit_px = data["train"][1]
     feats = {s: image_features(checkpoint_dir, px) for s, (_, px) in data.items()}
-    detector = FeatureDistance.fit(feats["train"]).calibrate(feats["calib"], use.ood_false_flag_rate)
-    flagged = int(detector.flags(feats["test"]).sum())
-    n_test = len(feats["test"])
-    lo, hi = clopper_pearson(flagged, n_test)
-    probes = probe_detection(detector, checkpoint_dir, data["test"][1][:MAX_PROBE_SOURCE], use, seed,
-                             generated=generated)
+    # every feature check is fitted and measured on the same studies; the intended use's is used
+    detectors = {m: FeatureDistance.fit(feats["train"], stages_of(m, list(feats["train"])), seed)
+                 .calibrate(feats["calib"], use.ood_false_flag_rate) for m in FEATURE_CHECKS}
+    detector = detectors[use.feature_check]
+    n_test = len(feats["test"][POOLED])
+    false_flags = {m: _false_flags(int(d.flags(feats["test"]).sum()), n_test, use)
+                   for m, d in detectors.items()}
+    probes, by_method = probe_detection(detectors, use.feature_check, checkpoint_dir,
+                                        data["test"][1][:MAX_PROBE_SOURCE], use, seed,
+                                        generated=generated)
+    ff = false_flags[use.feature_check]
     check = {"detector": detector.meta(), "in_scope_labelled": len(ok),
              "out_of_scope_labelled": int(len(labelled) - len(ok)),
-             "false_flag_test": {"flagged": flagged, "n": n_test,
-                                 "rate": flagged / n_test if n_test else None,
-                                 "ci_low": lo, "ci_high": hi, "target": use.ood_false_flag_rate},
-             "probes": probes, "not_tested": not_tested(generated)}
+             "false_flag_test": ff, "probes": probes, "not_tested": not_tested(generated),
+             "compared": {m: {"description": FEATURE_CHECKS[m], "false_flag_test": false_flags[m],
+                              "feature_check_alone": by_method[m]} for m in detectors}}
     path = detector.save(out_dir / DETECTOR_FILE)
     (out_dir / "gate_check.json").write_text(json.dumps(check, indent=2))
-    log(f"gate: feature check fitted on {len(fit_px):,} in-scope training studies, threshold on "
-        f"{detector.n_calibration:,} calib; flags {flagged}/{n_test} in-scope test studies "
-        f"({flagged / max(n_test, 1):.1%}, target {use.ood_false_flag_rate:.0%}); probes caught: "
+    log(f"gate: feature check ({use.feature_check}) fitted on {len(fit_px):,} in-scope training "
+        f"studies, threshold on {detector.n_calibration:,} calib; flags {ff['flagged']}/{n_test} "
+        f"in-scope test studies ({ff['flagged'] / max(n_test, 1):.1%}, target "
+        f"{use.ood_false_flag_rate:.0%}); probes caught: "
         + ", ".join(f"{k} {v['caught']}/{v['n']}" for k, v in probes.items()))
     missed = [k for k, v in probes.items() if v["family"] == SHIFT and (v["rate"] or 0) < WEAK_CATCH]
     if missed:
@@ -144,41 +156,63 @@ WEAK_CATCH = 0.5  # below it, a shift is named as one the check does not guard a
 
 def not_tested(generated: bool) -> list[str]:
     """Shifts no probe of this run stands for, in words (the memo and model card list them)."""
-    out = ["lateral views (the generator draws none; they are refused by their view tag)",
-           "another population's disease mix and habitus (needs that site's own studies)"]
+    out = ["another population's disease mix (needs that site's own studies)"]
     if not generated:
-        out.insert(0, "children (a real-data run has no pediatric probes: generated children "
-                      "would differ from any real film, so catching them would prove nothing)")
+        drawn = ("a real-data run has no such probe: a generated one would differ from any real "
+                 "film, so catching it would prove nothing")
+        out[:0] = [f"children ({drawn})",
+                   f"lateral films tagged as frontal ({drawn}; a lateral tagged as one is "
+                   "refused by its view tag)",
+                   f"portable AP films of a heavier habitus ({drawn})"]
     return out
 
 
-def probe_detection(detector: FeatureDistance, checkpoint_dir: str | Path, sources: np.ndarray,
-                    use: IntendedUse, seed: int, *, generated: bool = False
-                    ) -> dict[str, dict[str, Any]]:
-    """Per probe kind: its family, how many the image checks, the feature check, and either
-    caught (with the Clopper-Pearson interval of the catch rate)."""
-    from triage_ray.data.synth.probes import pediatric_images, probe_images, shift_probes
+def _false_flags(flagged: int, n: int, use: IntendedUse) -> dict[str, Any]:
+    r = _rate(flagged, n)
+    return {"flagged": r.pop("caught"), **r, "target": use.ood_false_flag_rate}
 
-    kinds = {k: (BROKEN, px) for k, px in probe_images(sources, seed).items()}
-    kinds.update({k: (SHIFT, px) for k, px in shift_probes(sources, seed).items()})
+
+def _rate(caught: int, n: int) -> dict[str, Any]:
+    lo, hi = clopper_pearson(caught, n)
+    return {"caught": caught, "n": n, "rate": caught / n if n else None, "ci_low": lo, "ci_high": hi}
+
+
+def probe_kinds(sources: np.ndarray, seed: int, generated: bool
+                ) -> dict[str, tuple[str, np.ndarray]]:
+    """kind -> (family, (N, H, W) uint8 probe films) for this run."""
+    from triage_ray.data.synth import probes as P
+
+    kinds = {k: (BROKEN, px) for k, px in P.probe_images(sources, seed).items()}
+    kinds.update({k: (SHIFT, px) for k, px in P.shift_probes(sources, seed).items()})
     if generated and len(sources):
-        kinds["children aged 2-8 (generated)"] = (
-            SHIFT, pediatric_images(len(sources), sources.shape[1], seed))
-    out = {}
-    for kind, (family, px) in kinds.items():
-        ids = [f"{i}" for i in range(len(px))]
+        n, size = len(sources), sources.shape[1]
+        kinds.update({k: (SHIFT, px) for k, px in P.generated_shift_probes(n, size, seed).items()})
+    return kinds
+
+
+def probe_detection(detectors: dict[str, FeatureDistance], chosen: str,
+                    checkpoint_dir: str | Path, sources: np.ndarray, use: IntendedUse, seed: int,
+                    *, generated: bool = False
+                    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
+    """Per probe kind: its family, how many the image checks, the `chosen` feature check, and
+    either caught (with the Clopper-Pearson interval of the catch rate); and per feature check,
+    the share of each kind it flags alone (the comparison at the same false-flag target)."""
+    out: dict[str, dict[str, Any]] = {}
+    by_method: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in detectors}
+    for kind, (family, px) in probe_kinds(sources, seed, generated).items():
+        ids = np.array([f"{i}" for i in range(len(px))])
         flat = px.reshape(len(px), -1).astype(np.float32)
         p01, p99 = np.percentile(flat, [1, 99], axis=1)
         stats = pd.DataFrame({"study_id": ids, "std": flat.std(axis=1), "p01": p01, "p99": p99})
         by_image = set(image_reasons(stats, use))
-        by_ood = set(np.asarray(ids)[detector.flags(image_features(checkpoint_dir, px))])
-        n = len(px)
-        caught = len(by_image | by_ood)
-        lo, hi = clopper_pearson(caught, n)
-        out[kind] = {"family": family, "n": n, "image_checks": len(by_image),
-                     "feature_check": len(by_ood),
-                     "caught": caught, "rate": caught / n if n else None, "ci_low": lo, "ci_high": hi}
-    return out
+        feats = image_features(checkpoint_dir, px)
+        flagged = {m: set(ids[d.flags(feats)]) for m, d in detectors.items()}
+        for m, f in flagged.items():
+            by_method[m][kind] = _rate(len(f), len(px))
+        by_ood = flagged[chosen]
+        out[kind] = {"family": family, "image_checks": len(by_image),
+                     "feature_check": len(by_ood), **_rate(len(by_image | by_ood), len(px))}
+    return out, by_method
 
 
 def apply_gate(gate: GateModel, studies: pd.DataFrame, shard_dir: Path,

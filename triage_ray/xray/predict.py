@@ -33,14 +33,20 @@ def load_checkpoint_model(checkpoint_dir: str | Path):
     return model, meta["mean"], meta["std"]
 
 
-def logits_and_features(model, x: torch.Tensor,
-                        step: StepPrecision = FP32) -> tuple[torch.Tensor, torch.Tensor]:
-    """The abnormal logit and the pooled features the head reads (timm's pre-logits), one pass
-    (in `step`'s precision; both come back as float32)."""
+def logits_and_features(model, x: torch.Tensor, step: StepPrecision = FP32
+                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The abnormal logit and the gate's features, one pass (in `step`'s precision; all come back
+    as float32): each backbone stage's channel means and SDs (`stage0`, ...) and the pooled
+    features the head reads (`gate.ood.POOLED`)."""
+    from triage_ray.gate.ood import POOLED
+
     with torch.no_grad(), step.autocast(x.device):
-        trunk = model.forward_features(step.prepare_input(x))
-        features = model.forward_head(trunk, pre_logits=True)
-        return model.forward_head(trunk)[:, 0].float(), features.float()
+        trunk, stages = model.forward_intermediates(step.prepare_input(x))
+        features = {f"stage{i}": torch.cat([t.float().mean((2, 3)),
+                                            t.float().std((2, 3), correction=0)], 1)
+                    for i, t in enumerate(stages)}
+        features[POOLED] = model.forward_head(trunk, pre_logits=True).float()
+        return model.forward_head(trunk)[:, 0].float(), features
 
 
 class LogitPredictor:
@@ -71,8 +77,8 @@ class LogitPredictor:
         logits, features = logits_and_features(self.model, x, self.step)
         out = {"study_id": batch["study_id"], "logit": logits.cpu().numpy()}
         if self.detector is not None:
-            out["ood_distance"] = self.detector.distance(features.cpu().numpy()).astype(
-                np.float32)
+            out["ood_distance"] = self.detector.distance(
+                {k: v.cpu().numpy() for k, v in features.items()}).astype(np.float32)
         return out
 
 

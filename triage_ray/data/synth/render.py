@@ -9,6 +9,7 @@ That also lets the Bayes-ceiling estimate render the same study with and without
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from triage_ray.data.schema import GENERATED_FINDINGS
 from triage_ray.data.synth.acquisition import burn_marker, devices, expose, sample_acquisition
-from triage_ray.data.synth.anatomy import position, render_anatomy, sample_anatomy
+from triage_ray.data.synth.anatomy import Anatomy, position, render_anatomy, sample_anatomy
 from triage_ray.data.synth.canvas import F32, make_grid
 from triage_ray.data.synth.findings import get_finding
 
@@ -42,8 +43,10 @@ class StudySpec:
 
 
 def render_clean(spec: StudySpec, size: int, seed: int, *, with_findings: bool = True,
+                 edit: Callable[[Anatomy], Anatomy] | None = None,
                  ) -> tuple[np.ndarray, float, np.random.Generator]:
-    """Noise-free display image (S, S) float32 in [0, 1], its noise sd, and the noise stream."""
+    """Noise-free display image (S, S) float32 in [0, 1], its noise sd, and the noise stream.
+    edit: changes the positioned anatomy before drawing (a probe's other habitus)."""
     if len(spec.findings) != len(spec.conspicuity):
         raise ValueError(f"study {spec.index}: {len(spec.findings)} findings but "
                          f"{len(spec.conspicuity)} conspicuity values")
@@ -52,6 +55,8 @@ def render_clean(spec: StudySpec, size: int, seed: int, *, with_findings: bool =
         np.random.default_rng(s) for s in np.random.SeedSequence([seed, _STUDY, spec.index]).spawn(3)
     )
     anat = position(sample_anatomy(pat, age=spec.age, female=spec.female), pos_rng, view=spec.view)
+    if edit is not None:
+        anat = edit(anat)
     acq = sample_acquisition(acq_rng, view=spec.view, size=size)
     active = list(zip(spec.findings, spec.conspicuity, strict=True)) if with_findings else []
     finding_rngs = [_finding_rng(seed, spec.patient, name) for name, _ in active]
@@ -74,9 +79,10 @@ def _finding_rng(seed: int, patient: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, _FINDING, patient, code]))
 
 
-def render_study(spec: StudySpec, size: int, seed: int) -> np.ndarray:
+def render_study(spec: StudySpec, size: int, seed: int,
+                 edit: Callable[[Anatomy], Anatomy] | None = None) -> np.ndarray:
     """The study's radiograph: (S, S) uint8 with detector noise and 8-bit quantisation."""
-    img, sd, noise_rng = render_clean(spec, size, seed)
+    img, sd, noise_rng = render_clean(spec, size, seed, edit=edit)
     img = img + F32(sd) * noise_rng.standard_normal(img.shape, dtype=F32)
     return (np.clip(img, 0, 1) * F32(255) + F32(0.5)).astype(np.uint8)
 
