@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from report_intervals import run_interval_violations
 from shell_runs import REPO, trial_footprint
 
 from triage_ray.xray.config import XrayConfig
@@ -97,6 +98,7 @@ def test_smoke_sweep_runs_as_a_ray_job_on_two_nodes(dicom_job, smoke_data_dir, s
     for split in ("before", "after"):
         ece = metrics["calibration"][split]["ece"]
         assert ece["ci_low"] <= ece["value"] <= ece["ci_high"]
+    assert run_interval_violations(run_dir) == {}  # every figure inside its own interval
 
 
 @pytest.mark.slow

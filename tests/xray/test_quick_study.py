@@ -13,6 +13,7 @@ import json
 
 import pandas as pd
 import pytest
+from report_intervals import run_interval_violations
 from shell_runs import sweep_script
 
 from triage_ray.common.paths import DATA_DIR_ENV
@@ -43,6 +44,7 @@ def test_the_quick_study_writes_every_output(ray_local, tmp_path, monkeypatch):
                  "summary.md"):
         assert (run_dir / name).stat().st_size > 0, name
     assert "GENERATED DATA" in (run_dir / "summary.md").read_text()
+    assert run_interval_violations(run_dir) == {}  # every figure inside its own interval
 
     # the run's deployment triages its own (generated) pile again, no training: the same worklist,
     # thresholds certified against the simulated panel read back from deployment/reference.parquet

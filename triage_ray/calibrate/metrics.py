@@ -85,6 +85,10 @@ def _nll_w(s: SortedBinary, w: np.ndarray) -> float:
     return float(-np.sum(w * (s.y * np.log(q) + (1 - s.y) * np.log1p(-q))) / w.sum())
 
 
+# Binned calibration errors: sums of |bin gaps|, biased upward on finite samples (noise in a bin
+# adds |noise|), so their bootstrap summary is bias-corrected (`calibrate.report`).
+BINNED_GAP_METRICS = frozenset({"ece", "adaptive_ece", "top_label_ece", "classwise_ece"})
+
 BINARY_METRICS = {
     "auroc": _auroc_w, "ece": _ece_w, "adaptive_ece": _adaptive_ece_w,
     "brier": _brier_w, "nll": _nll_w,

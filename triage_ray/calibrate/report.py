@@ -1,9 +1,10 @@
 """Metrics with bootstrap confidence intervals, paired before/after tables, reliability curves.
 
-CIs are percentile bootstrap intervals (`triage_ray.common.stats`). Replicates reweight the rows
-(multinomial counts) instead of gathering them, so each replicate is O(n). Pass `groups` (e.g.
-patient ids) to resample whole patients: studies of one patient are correlated and a row
-bootstrap would understate the width.
+CIs are bootstrap intervals (`triage_ray.common.stats`): percentile intervals around plug-in
+values, except for the binned ECEs, which are bias-corrected with a basic interval (`_summary`).
+Replicates reweight the rows (multinomial counts) instead of gathering them, so each replicate
+is O(n). Pass `groups` (e.g. patient ids) to resample whole patients: studies of one patient are
+correlated and a row bootstrap would understate the width.
 In `calibration_table` every method is scored on the *same* replicates, so the CI of a difference
 ("after minus before") is paired and much narrower than comparing two separate CIs.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from triage_ray.calibrate.metrics import (
     BINARY_METRICS,
+    BINNED_GAP_METRICS,
     MULTICLASS_METRICS,
     N_BINS,
     PreparedMulticlass,
@@ -39,17 +41,37 @@ def _prepare(y: object, p: object, n_bins: int) -> tuple[Any, dict[str, Callable
     return PreparedMulticlass.build(lab, s, n_bins), MULTICLASS_METRICS, np.arange(s.shape[0])
 
 
-def _summary(value: float, reps: np.ndarray, level: float) -> dict[str, float]:
-    """Percentile interval plus the bootstrap bias estimate mean(replicates) - value.
+PLUG_IN = "plug-in value, percentile bootstrap interval"
+BIAS_CORRECTED = ("bias-corrected value (plug-in minus the bootstrap bias), basic bootstrap "
+                  "interval")
 
-    Binned ECEs are biased upward on finite samples (empty-ish bins add |noise|), and resampling
-    adds that bias again, so with few studies per bin the interval can sit above the point value.
-    `bias` makes that visible instead of hiding it.
+
+def _summary(value: float, reps: np.ndarray, level: float, *, corrected: bool = False,
+             bounds: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The value, its interval and the bootstrap bias estimate mean(replicates) - value.
+
+    Plug-in metrics get the percentile interval. Binned ECEs (`corrected`) are biased upward on
+    finite samples (empty-ish bins add |noise|) and resampling adds that bias again, so their
+    percentile interval can sit wholly above the plug-in value ("0.126 (95% CI 0.137-0.267)").
+    For them the value is the plug-in minus the bias, with the basic bootstrap interval
+    [2 x plug-in - upper, 2 x plug-in - lower] around it (Davison & Hinkley 1997, ch. 5): one
+    computation, the value inside its interval. The plug-in stays in `plug_in`. `bounds` clip
+    the value and interval to the metric's range.
     """
     ok = reps[np.isfinite(reps)]  # AUROC is undefined on a replicate with one class only
-    lo, hi = percentile_interval(ok, level) if ok.size else (np.nan, np.nan)
-    bias = float(ok.mean() - value) if ok.size else float("nan")
-    return {"value": float(value), "ci_low": float(lo), "ci_high": float(hi), "bias": bias}
+    if not ok.size:
+        return {"value": float(value), "ci_low": float("nan"), "ci_high": float("nan"),
+                "bias": float("nan"), "estimator": PLUG_IN}
+    lo, hi = percentile_interval(ok, level)
+    bias = float(ok.mean() - value)
+    out = {"value": float(value), "ci_low": lo, "ci_high": hi, "bias": bias, "estimator": PLUG_IN}
+    if corrected:
+        out |= {"value": value - bias, "ci_low": 2 * value - hi, "ci_high": 2 * value - lo,
+                "plug_in": float(value), "estimator": BIAS_CORRECTED}
+    if bounds is not None:
+        for k in ("value", "ci_low", "ci_high"):
+            out[k] = float(np.clip(out[k], *bounds))
+    return out
 
 
 def _replicates(y: object, scores: Mapping[str, object], n_boot: int, seed: int, n_bins: int,
@@ -73,11 +95,17 @@ def _replicates(y: object, scores: Mapping[str, object], n_boot: int, seed: int,
 
 def calibration_report(y: object, p: object, *, n_boot: int = 1000, seed: int = 0,
                        n_bins: int = N_BINS, groups: object = None,
-                       level: float = CI_LEVEL) -> dict[str, dict[str, float]]:
-    """{metric: {"value", "ci_low", "ci_high", "bias"}}: binary p (n,) -> auroc, ece, adaptive_ece,
-    brier, nll; multiclass P (n, K) -> top_label_ece, classwise_ece, brier, nll."""
+                       level: float = CI_LEVEL) -> dict[str, dict[str, Any]]:
+    """{metric: {"value", "ci_low", "ci_high", "bias", "estimator"[, "plug_in"]}}: binary p (n,)
+    -> auroc, ece, adaptive_ece, brier, nll; multiclass P (n, K) -> top_label_ece, classwise_ece,
+    brier, nll."""
     point, reps = _replicates(y, {"p": p}, n_boot, seed, n_bins, groups)
-    return {m: _summary(v, reps["p"][m], level) for m, v in point["p"].items()}
+    return {m: _summary(v, reps["p"][m], level, **_estimator(m)) for m, v in point["p"].items()}
+
+
+def _estimator(metric: str) -> dict[str, Any]:
+    """How a metric's summary is made (`_summary`): binned ECEs bias-corrected, within [0, 1]."""
+    return {"corrected": True, "bounds": (0.0, 1.0)} if metric in BINNED_GAP_METRICS else {}
 
 
 def calibration_table(y: object, scores: Mapping[str, object], *, reference: str | None = None,
@@ -94,15 +122,17 @@ def calibration_table(y: object, scores: Mapping[str, object], *, reference: str
     if ref not in scores:
         raise ValueError(f"reference {ref!r} is not one of {list(scores)}")
     point, reps = _replicates(y, scores, n_boot, seed, n_bins, groups)
-    metrics = {name: {m: _summary(v, reps[name][m], level) for m, v in point[name].items()}
-               for name in scores}
-    diff = {
-        name: {m: _summary(point[name][m] - point[ref][m], reps[name][m] - reps[ref][m], level)
+    metrics = {name: {m: _summary(v, reps[name][m], level, **_estimator(m))
+                      for m, v in point[name].items()} for name in scores}
+    diff = {  # a difference of two biased ECEs is bias-corrected too (unbounded: it may be < 0)
+        name: {m: _summary(point[name][m] - point[ref][m], reps[name][m] - reps[ref][m], level,
+                           corrected=m in BINNED_GAP_METRICS)
                for m in point[name]}
         for name in scores if name != ref
     }
     n = int(np.shape(next(iter(scores.values())))[0])
-    ci = f"{level:.0%} percentile bootstrap, paired across methods, " + (
+    ci = (f"{level:.0%} bootstrap, paired across methods (binned ECEs: {BIAS_CORRECTED}; the "
+          f"rest: {PLUG_IN}), ") + (
         "resampling rows" if groups is None else "resampling groups (patients)")
     return {"metrics": metrics, "difference": diff, "reference": ref, "n": n,
             "n_boot": n_boot, "ci": ci}

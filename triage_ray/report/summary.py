@@ -52,7 +52,7 @@ def render_summary(metrics: dict[str, Any]) -> str:
         "",
         "## Held-out test split",
         f"- AUROC: {ci(cal['after']['auroc'], 3)}",
-        f"- ECE (15 bins) raw: {ci(cal['before']['ece'], 3)}; "
+        f"- ECE (15 bins, bias-corrected) raw: {ci(cal['before']['ece'], 3)}; "
         f"{calibrated_as(cal)}, fitted on `{cal['fit_split']}`: {ci(cal['after']['ece'], 3)}",
         f"- Thresholds (chosen on `{ab['select_split']}`): t_low {_f(ab['t_low'])}, "
         f"t_high {_f(ab['t_high'])}; miss-rate bound met: {ab['feasible']}",
