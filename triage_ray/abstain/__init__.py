@@ -4,6 +4,7 @@ Pipeline position: calibrate -> **abstain** -> simulate. numpy / scipy only; buc
 `triage_ray.abstain.buckets.Bucket`.
 """
 
+from triage_ray.abstain.guarantees import GUARANTEES, ReadStudies, certify
 from triage_ray.abstain.policy import AbstentionPolicy, assign_buckets
 from triage_ray.abstain.rules import (
     T_HIGH_RULES,
@@ -27,6 +28,7 @@ from triage_ray.abstain.worklist import (
 )
 
 __all__ = [
+    "GUARANTEES", "ReadStudies", "certify",
     "T_HIGH_RULES", "T_LOW_RULES", "UNCERTAIN_ORDERS", "AbstentionPolicy", "adjust_posteriors",
     "assign_buckets",
     "estimate_prior_bbse", "estimate_prior_em", "prior_shift_report", "read_value",
