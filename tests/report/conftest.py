@@ -48,6 +48,7 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
     from triage_ray.xray.results import TrialRow, assemble_metrics, write_metrics
     from triage_ray.xray.score import score_heldout
     from triage_ray.xray.select import SELECTION_RULE, select_best
+    from triage_ray.xray.standards import run_standards, written_reads
     from triage_ray.xray.subgroups import run_subgroups
     from triage_ray.xray.truth import model_vs_truth
 
@@ -120,7 +121,10 @@ def build_run(run_dir: Path, *, generated: bool = True, pile_truth: bool = True,
             np.arange(len(held.logit["test"])), sigmoid(logits["logit"].to_numpy()),
             y_pile if pile_truth else None) if generated else None),
         subgroups=run_subgroups(labelled, held, scored, n_boot=100, seed=seed),
-        uncertainty=uncertainty)
+        uncertainty=uncertainty,
+        standards=run_standards(scored.certification["select"], scored.certification["test"],
+                                written_reads(held), delta=cfg.delta,
+                                clinical_source="written labels"))
     write_metrics(run_dir, metrics)
     return run_dir
 

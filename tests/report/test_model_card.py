@@ -34,6 +34,14 @@ def test_model_card_sections_and_numbers(generated_run):
     truth = m["model_vs_truth"]["pile"]["abnormal_in_lowest_5pct"]
     assert "Against the generator's truth" in md
     assert f"truly abnormal among its lowest-scored 5% | {100 * truth['value']:.1f}%" in md
+    # every guarantee standard at every level, read from metrics.json, and today's reading
+    st = m["standards"]
+    assert "## Under other guarantee standards" in md or "### Under other guarantee standards" in md
+    for r in st["rows"]:
+        cell = f"{100 * r['cleared_select']:.1f}%"
+        assert f"{100 * r['level']:.1f}% | " in md and cell in md, r
+    today = st["todays_reading"]["abnormal_called_normal"]
+    assert f"abnormal studies it calls normal {100 * today['rate']:.1f}%" in md
     # both feature checks, measured on the same probe films, the used one named; shifts only
     assert ("Feature checks compared on the same films: stages (used): flags 0.9% of in-scope "
             "test studies; site LUT: gamma 0.6 82%, children aged 2-8 (generated) 12%; pooled: "

@@ -17,6 +17,7 @@ from triage_ray.report.memo import backlog, reliability, trials_table
 from triage_ray.report.memo_tables import rules_table
 from triage_ray.report.render import to_html, to_markdown
 from triage_ray.report.run import RunArtifacts
+from triage_ray.report.standards import standards_blocks
 from triage_ray.report.summary import representativeness_rows
 
 CAL_METRICS = {"auroc": "AUROC", "ece": "ECE (equal-width bins, bias-corrected)",
@@ -290,6 +291,7 @@ def build_model_card(run: RunArtifacts) -> Document:
         Heading("Triage buckets and the miss-rate bound", 3), _abstention_table(run),
         Para(brief.reference_text(run) + " " + brief.written_comparison(run)),
         Heading("Operating frontier", 3), *_frontier(run),
+        Heading("Under other guarantee standards", 3), *standards_blocks(run),
         Heading("Does it double effective radiologist throughput?", 3),
         *brief.brief_paragraphs(run), _doubling_table(run, "doubling", "this model's score shape"),
         _doubling_table(run, "doubling_equal_variance", "equal-variance scores of the same AUROC"),

@@ -131,10 +131,11 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     from triage_ray.xray.learning_curve import run_learning_curve
     from triage_ray.xray.operating import point_config, run_operating_stage
     from triage_ray.xray.pretrain import pretrain_backbones
-    from triage_ray.xray.reference import build_reference
+    from triage_ray.xray.reference import WRITTEN, build_reference
     from triage_ray.xray.results import assemble_metrics, write_metrics
     from triage_ray.xray.score import staffing_of
     from triage_ray.xray.select import SELECTION_RULE, select_best
+    from triage_ray.xray.standards import run_standards, written_reads
     from triage_ray.xray.subgroups import run_subgroups
     from triage_ray.xray.sweep import METRIC, TUNE_DIR_NAME, run_sweep, trial_rows
     from triage_ray.xray.truth import run_model_vs_truth
@@ -200,6 +201,10 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
     log(f"best trial: {best['backbone']} lr={best['lr']} throughput x{best[METRIC]:.2f}")
 
     held, scored = fitted(cfg, Path(best["checkpoint_path"]), ref_labels, reference.label_source)
+    t = time.time()
+    standards = run_standards(scored.certification["select"], scored.certification["test"],
+                              written_reads(held), delta=cfg.delta, clinical_source=WRITTEN)
+    timings["standards_s"] = time.time() - t
     subgroups = run_subgroups(studies, held, scored, seed=cfg.seed)
     if subgroups["flagged"]:
         log("WARNING: AUROC below the overall figure in " + ", ".join(subgroups["flagged"]))
@@ -255,6 +260,7 @@ def run_xray(cfg: XrayConfig, *, resume_dir: Path | None = None, log: Log = prin
         brief=brief, timings=timings, experiment_dir=TUNE_DIR_NAME, model_vs_truth=vs_truth,
         pretrain=pretrain_summary(pretrain), learning_curve=curve, subgroups=subgroups,
         uncertainty=uncertainty, budget={**plan.to_dict(), "actual_s": timings["total_s"]},
+        standards=standards,
     )
     write_metrics(run_dir, metrics)
     write_summary(metrics.to_dict(), run_dir / "summary.md")

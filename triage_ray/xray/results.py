@@ -13,10 +13,13 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage_ray.common.strict_json import write_strict_json
 from triage_ray.train.reporting import EPOCH_KEY
+
+if TYPE_CHECKING:
+    from triage_ray.xray.standards import StandardsResult
 
 METRICS_FILE = "metrics.json"
 
@@ -270,6 +273,8 @@ class RunMetrics(_ToDict):
     budget: dict[str, Any] | None = None
     # xray.provenance.Provenance.to_dict(): each input generated or real; drives every banner
     provenance: dict[str, Any] | None = None
+    # xray.standards: the chosen model under every guarantee family, and today's reading
+    standards: StandardsResult | None = None
     config: str = "config.json"
 
 
@@ -285,7 +290,8 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
                      subgroups: dict[str, Any] | None = None,
                      uncertainty: dict[str, Any] | None = None,
                      budget: dict[str, Any] | None = None,
-                     provenance: dict[str, Any] | None = None) -> RunMetrics:
+                     provenance: dict[str, Any] | None = None,
+                     standards: StandardsResult | None = None) -> RunMetrics:
     """The one place metrics.json's structure is decided (`scored`: a `ScoredConfig`)."""
     trials = [r.to_dict() for r in rows]
     return RunMetrics(
@@ -301,6 +307,7 @@ def assemble_metrics(*, run_id: str, generated: bool, data_note: str, data: dict
         reference=reference, operating=operating, brief=brief, timings=timings,
         model_vs_truth=model_vs_truth, pretrain=pretrain, learning_curve=learning_curve,
         subgroups=subgroups, uncertainty=uncertainty, budget=budget, provenance=provenance,
+        standards=standards,
     )
 
 
