@@ -87,6 +87,9 @@ def test_pile_scoring_in_bf16_channels_last_on_the_cpu(tmp_path):
     for k in ("logit", "ood_distance"):
         assert mixed[k].dtype == np.float32 and np.isfinite(mixed[k]).all(), k
     assert np.abs(mixed["logit"] - fp32["logit"]).max() < 0.1 * max(1.0, np.abs(fp32["logit"]).max())
+    # without a detector no stage statistics are computed, and the logits are the same
+    plain = LogitPredictor(str(ckpt))(batch)
+    assert "ood_distance" not in plain and np.allclose(plain["logit"], fp32["logit"], atol=1e-5)
     # images unlike the fitted ones (smooth ramps, not noise) are the farthest in both precisions
     ramps = np.broadcast_to(np.linspace(0, 255, 32, dtype=np.uint8), (3, 32, 32))
     odd = {"study_id": np.array(["n0", "n1", "n2", "r0", "r1", "r2"]),

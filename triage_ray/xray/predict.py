@@ -33,15 +33,20 @@ def load_checkpoint_model(checkpoint_dir: str | Path):
     return model, meta["mean"], meta["std"]
 
 
-def logits_and_features(model, x: torch.Tensor, step: StepPrecision = FP32
+def logits_and_features(model, x: torch.Tensor, step: StepPrecision = FP32, *,
+                        gate_features: bool = True
                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The abnormal logit and the gate's features, one pass (in `step`'s precision; all come back
     as float32): each backbone stage's channel means and SDs (`stage0`, ...) and the pooled
-    features the head reads (`gate.ood.POOLED`)."""
+    features the head reads (`gate.ood.POOLED`). gate_features=False: the logit only (no
+    detector to feed), and no stage statistics computed."""
     from triage_ray.gate.ood import POOLED
 
     with torch.no_grad(), step.autocast(x.device):
-        trunk, stages = model.forward_intermediates(step.prepare_input(x))
+        x = step.prepare_input(x)
+        if not gate_features:
+            return model.forward_head(model.forward_features(x))[:, 0].float(), {}
+        trunk, stages = model.forward_intermediates(x)
         features = {f"stage{i}": torch.cat([t.float().mean((2, 3)),
                                             t.float().std((2, 3), correction=0)], 1)
                     for i, t in enumerate(stages)}
@@ -74,7 +79,8 @@ class LogitPredictor:
         from triage_ray.train.tensors import images_to_tensor
 
         x = images_to_tensor(batch, self.mean, self.std).to(self.device, non_blocking=True)
-        logits, features = logits_and_features(self.model, x, self.step)
+        logits, features = logits_and_features(self.model, x, self.step,
+                                               gate_features=self.detector is not None)
         out = {"study_id": batch["study_id"], "logit": logits.cpu().numpy()}
         if self.detector is not None:
             out["ood_distance"] = self.detector.distance(
